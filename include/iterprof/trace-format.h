@@ -1,0 +1,303 @@
+/*
+ * The iterprof trace format: what the shim (preload/) writes and the analyzer
+ * (analyzer/) reads. This header is the contract; doc/trace-format.md says the
+ * same in prose. Change one, change the other, and bump the version.
+ *
+ * A recording is a directory holding one file per process image:
+ *     iterprof-<pid>.trace        the first image of process <pid>
+ *     iterprof-<pid>.<n>.trace    the n-th program that <pid> exec'd (n >= 1)
+ * Files are created 0600 with O_EXCL.
+ *
+ * All integers are little-endian (the only byte order iterprof runs on; the
+ * header's endian_tag lets a reader refuse a foreign file instead of misreading
+ * it). All offsets below are in bytes.
+ *
+ * ---------------------------------------------------------------------------
+ * File layout
+ *
+ *   [0, header_size)                         file header (4096 bytes)
+ *   [header_size + k*chunk_size, +chunk_size) chunk k, k = 0, 1, 2, ...
+ *
+ * The file is grown in segments reserved with posix_fallocate and written
+ * through MAP_SHARED mappings, so everything written is in the page cache the
+ * moment it is stored and survives SIGKILL, a crash, _exit and exec. Space that
+ * was reserved but never used reads as zeros.
+ *
+ * ---------------------------------------------------------------------------
+ * File header (ITP_HEADER_SIZE bytes)
+ *
+ *   off  size  field
+ *     0     8  magic              "ITERPROF"
+ *     8     2  version_major      ITP_VERSION_MAJOR; readers refuse others
+ *    10     2  version_minor      ITP_VERSION_MINOR; newer minors only add
+ *    12     4  header_size        4096
+ *    16     4  endian_tag         0x01020304 as written by the writer
+ *    20     4  chunk_size         bytes per chunk, power of two >= 4096
+ *    24     4  flags              ITP_FILE_* feature flags
+ *    28     4  counter_count      entries used in counters[] (<= ITP_MAX_COUNTERS)
+ *    32     4  pid
+ *    36     4  ppid
+ *    40     4  exec_generation    0 for the first image of a pid, then 1, 2...
+ *    44     4  clock_id           clockid_t of every *_ns time stamp below
+ *    48     8  start_ns           clock_id time when the shim started
+ *    56     8  start_realtime_ns  CLOCK_REALTIME at the same moment
+ *    64     4  clock_read_cost_ns measured median cost of one clock read
+ *    68     4  uid
+ *    72     8  config_flags       ITP_CONFIG_* the shim ran with
+ *    80    64  host               NUL-terminated (uname nodename)
+ *   144    64  kernel             "<sysname> <release>"
+ *   208   128  cpu_model          /proc/cpuinfo "model name" or equivalent
+ *   336   256  exe                /proc/self/exe, truncated
+ *   592  1024  cmdline            argv joined by single spaces, truncated
+ *  1616   128  counters_note      why counters are degraded, once per process
+ *  1744  2048  counters[16]       ITP_MAX_COUNTERS counter descriptors (below)
+ *  3792   240  reserved (zero)
+ *  4032    64  footer             written on clean exit (below)
+ *
+ * Counter descriptor (ITP_COUNTER_DESC_SIZE = 128 bytes), counters[i] at
+ * 1744 + 128*i:
+ *     0   2  id          ITP_COUNTER_* (what it measures)
+ *     2   2  source      ITP_SOURCE_* (how it is read)
+ *     4   4  flags       ITP_COUNTER_COUNTS if it really counts here
+ *     8   4  error       errno of the failure when it does not count, else 0
+ *    12   4  reserved
+ *    16  32  name        NUL-terminated, e.g. "task-clock"
+ *    48  80  why         NUL-terminated reason when it does not count
+ *
+ * Footer (64 bytes at 4032), written once when the process exits cleanly:
+ *     0   4  magic          ITP_FOOTER_MAGIC, stored last (release)
+ *     4   4  reason         ITP_END_*
+ *     8   8  end_ns
+ *    16   8  iterations     iteration records committed in this file
+ *    24   8  dropped        iterations dropped (all threads, all reasons)
+ *    32   8  chunks_used
+ *    40   4  exit_status    for ITP_END_EXIT
+ *    44  20  reserved
+ * A file without a footer was not closed cleanly (killed, crashed, _exit'd,
+ * or replaced by exec): it is read up to its last committed record.
+ *
+ * ---------------------------------------------------------------------------
+ * Chunks (chunk_size bytes). Each chunk belongs to one thread, which alone
+ * writes it, front to back. A thread's chunks are ordered by chunk_seq.
+ *
+ *   off  size  field
+ *     0     4  magic        ITP_CHUNK_MAGIC, or 0 for an unused chunk
+ *     4     4  tid
+ *     8     4  thread_seq   order of the thread's first chunk in this file
+ *    12     4  chunk_seq    0, 1, 2... within the thread
+ *    16    16  reserved
+ *    32   ...  records, each 8-byte aligned
+ *
+ * Record header (8 bytes), first word stored last with release semantics: a
+ * reader that sees a non-zero word sees the whole record.
+ *     0   4  word      ITP_RECORD_WORD(type, size); size includes the header
+ *     4   4  seq       per-thread record sequence number: 0, 1, 2... across
+ *                      the thread's chunks; a gap means a lost record
+ * A zero word ends the chunk's records. A record never crosses a chunk.
+ *
+ * Record types and payloads (offsets from the record start):
+ *
+ * ITP_REC_THREAD: a thread's first record.
+ *     8   4  tid
+ *    12   4  reserved
+ *    16  16  name       comm of the thread at its first iteration
+ *
+ * ITP_REC_REGION: binds a region id (per thread) to its name; precedes the
+ * first ITERATION using the id.
+ *     8   2  region_id
+ *    10   2  name_len   bytes of name, without NUL
+ *    12   4  reserved
+ *    16   -  name       name_len bytes, then NUL, padded to 8
+ *
+ * ITP_REC_ITERATION: one iteration.
+ *     8   2  region_id
+ *    10   2  flags      ITP_ITER_*
+ *    12   4  depth      nesting depth of the region when it began (0 = outermost)
+ *    16   8  start_ns
+ *    24   8  duration_ns
+ *    32   8  time_enabled delta of the counter group (ns)
+ *    40   8  time_running delta of the counter group (ns)
+ *    48   8*counter_count  values[i]: delta of counters[i] over the iteration,
+ *                      or ITP_VALUE_UNAVAILABLE
+ *
+ * ITP_REC_DROPPED: iterations lost since the previous record of this thread.
+ *     8   4  count
+ *     12  4  reason    ITP_DROP_*
+ *
+ * ITP_REC_NOTE: a one-line message from the shim (e.g. why a thread could not
+ * open its counters).
+ *     8   4  len       bytes of text, without NUL
+ *    12   4  reserved
+ *    16   -  text, NUL, padded to 8
+ */
+#ifndef ITERPROF_TRACE_FORMAT_H
+#define ITERPROF_TRACE_FORMAT_H
+
+#include <stdint.h>
+
+#define ITP_MAGIC "ITERPROF"
+#define ITP_MAGIC_LEN 8
+#define ITP_VERSION_MAJOR 1
+#define ITP_VERSION_MINOR 0
+#define ITP_HEADER_SIZE 4096u
+#define ITP_ENDIAN_TAG 0x01020304u
+#define ITP_CHUNK_MAGIC 0x43505449u /* "ITPC" */
+#define ITP_FOOTER_MAGIC 0x444e4549u /* "IEND" */
+#define ITP_DEFAULT_CHUNK_SIZE 65536u
+#define ITP_MAX_COUNTERS 16u
+#define ITP_COUNTER_DESC_SIZE 128u
+#define ITP_CHUNK_HEADER_SIZE 32u
+#define ITP_RECORD_HEADER_SIZE 8u
+#define ITP_VALUE_UNAVAILABLE UINT64_MAX
+#define ITP_NAME_MAX 255u /* longest region name kept; longer ones are cut */
+
+/* Header field offsets. */
+#define ITP_OFF_MAGIC 0
+#define ITP_OFF_VERSION_MAJOR 8
+#define ITP_OFF_VERSION_MINOR 10
+#define ITP_OFF_HEADER_SIZE 12
+#define ITP_OFF_ENDIAN_TAG 16
+#define ITP_OFF_CHUNK_SIZE 20
+#define ITP_OFF_FLAGS 24
+#define ITP_OFF_COUNTER_COUNT 28
+#define ITP_OFF_PID 32
+#define ITP_OFF_PPID 36
+#define ITP_OFF_EXEC_GENERATION 40
+#define ITP_OFF_CLOCK_ID 44
+#define ITP_OFF_START_NS 48
+#define ITP_OFF_START_REALTIME_NS 56
+#define ITP_OFF_CLOCK_READ_COST_NS 64
+#define ITP_OFF_UID 68
+#define ITP_OFF_CONFIG_FLAGS 72
+#define ITP_OFF_HOST 80
+#define ITP_OFF_KERNEL 144
+#define ITP_OFF_CPU_MODEL 208
+#define ITP_OFF_EXE 336
+#define ITP_OFF_CMDLINE 592
+#define ITP_OFF_COUNTERS_NOTE 1616
+#define ITP_OFF_COUNTERS 1744
+#define ITP_OFF_FOOTER 4032
+
+#define ITP_HOST_LEN 64
+#define ITP_KERNEL_LEN 64
+#define ITP_CPU_MODEL_LEN 128
+#define ITP_EXE_LEN 256
+#define ITP_CMDLINE_LEN 1024
+#define ITP_COUNTERS_NOTE_LEN 128
+
+/* Counter descriptor field offsets (relative to the descriptor). */
+#define ITP_CD_OFF_ID 0
+#define ITP_CD_OFF_SOURCE 2
+#define ITP_CD_OFF_FLAGS 4
+#define ITP_CD_OFF_ERROR 8
+#define ITP_CD_OFF_NAME 16
+#define ITP_CD_OFF_WHY 48
+#define ITP_CD_NAME_LEN 32
+#define ITP_CD_WHY_LEN 80
+
+/* Footer field offsets (relative to ITP_OFF_FOOTER). */
+#define ITP_FT_OFF_MAGIC 0
+#define ITP_FT_OFF_REASON 4
+#define ITP_FT_OFF_END_NS 8
+#define ITP_FT_OFF_ITERATIONS 16
+#define ITP_FT_OFF_DROPPED 24
+#define ITP_FT_OFF_CHUNKS_USED 32
+#define ITP_FT_OFF_EXIT_STATUS 40
+#define ITP_FOOTER_SIZE 64
+
+/* Chunk header field offsets. */
+#define ITP_CH_OFF_MAGIC 0
+#define ITP_CH_OFF_TID 4
+#define ITP_CH_OFF_THREAD_SEQ 8
+#define ITP_CH_OFF_CHUNK_SEQ 12
+
+/* Record word: type in the low 8 bits, total size in bytes in the upper 24. */
+#define ITP_RECORD_WORD(type, size) ((uint32_t)(type) | ((uint32_t)(size) << 8))
+#define ITP_RECORD_TYPE(word) ((word) & 0xffu)
+#define ITP_RECORD_SIZE(word) ((word) >> 8)
+
+enum itp_record_type {
+	ITP_REC_THREAD = 1,
+	ITP_REC_REGION = 2,
+	ITP_REC_ITERATION = 3,
+	ITP_REC_DROPPED = 4,
+	ITP_REC_NOTE = 5,
+};
+
+/* Record payload offsets. */
+#define ITP_REC_OFF_SEQ 4
+#define ITP_THREAD_OFF_TID 8
+#define ITP_THREAD_OFF_NAME 16
+#define ITP_THREAD_NAME_LEN 16
+#define ITP_THREAD_RECORD_SIZE 32
+#define ITP_REGION_OFF_ID 8
+#define ITP_REGION_OFF_NAME_LEN 10
+#define ITP_REGION_OFF_NAME 16
+#define ITP_ITER_OFF_REGION_ID 8
+#define ITP_ITER_OFF_FLAGS 10
+#define ITP_ITER_OFF_DEPTH 12
+#define ITP_ITER_OFF_START_NS 16
+#define ITP_ITER_OFF_DURATION_NS 24
+#define ITP_ITER_OFF_ENABLED 32
+#define ITP_ITER_OFF_RUNNING 40
+#define ITP_ITER_OFF_VALUES 48
+#define ITP_ITER_RECORD_SIZE(counter_count) (48u + 8u * (counter_count))
+#define ITP_DROPPED_OFF_COUNT 8
+#define ITP_DROPPED_OFF_REASON 12
+#define ITP_DROPPED_RECORD_SIZE 16
+#define ITP_NOTE_OFF_LEN 8
+#define ITP_NOTE_OFF_TEXT 16
+
+/* File feature flags (header.flags). */
+#define ITP_FILE_LITTLE_ENDIAN (1u << 0)
+
+/* Shim configuration (header.config_flags), set from the environment. */
+#define ITP_CONFIG_RUSAGE (1u << 0)     /* getrusage per iteration */
+#define ITP_CONFIG_SCHEDSTAT (1u << 1)  /* /proc/thread-self/schedstat */
+#define ITP_CONFIG_NO_FOLLOW (1u << 2)  /* exec'd programs not recorded */
+#define ITP_CONFIG_ON_SWITCH (1u << 3)  /* rusage/schedstat read only when a
+					   context switch happened */
+
+/* What a counter measures. Values are deltas over one iteration. */
+enum itp_counter_id {
+	ITP_COUNTER_TASK_CLOCK = 1,       /* ns on CPU */
+	ITP_COUNTER_MINOR_FAULTS = 2,
+	ITP_COUNTER_MAJOR_FAULTS = 3,
+	ITP_COUNTER_CONTEXT_SWITCHES = 4,
+	ITP_COUNTER_MIGRATIONS = 5,
+	ITP_COUNTER_VOLUNTARY_SWITCHES = 6,   /* thread slept */
+	ITP_COUNTER_INVOLUNTARY_SWITCHES = 7, /* thread was preempted */
+	ITP_COUNTER_RUN_DELAY = 8,            /* ns runnable but waiting */
+	ITP_COUNTER_ID_MAX = 8,
+};
+
+/* How a counter is read. */
+enum itp_counter_source {
+	ITP_SOURCE_PERF = 1,      /* perf_event software counter, group read */
+	ITP_SOURCE_RUSAGE = 2,    /* getrusage(RUSAGE_THREAD) */
+	ITP_SOURCE_SCHEDSTAT = 3, /* /proc/thread-self/schedstat */
+};
+
+#define ITP_COUNTER_COUNTS (1u << 0)  /* really counts on this machine */
+#define ITP_COUNTER_KERNEL (1u << 1)  /* includes kernel mode (exclude_kernel=0) */
+
+/* Iteration flags. */
+#define ITP_ITER_COUNTERS_MISSING (1u << 0) /* no counters for this thread */
+#define ITP_ITER_READ_FAILED (1u << 1)      /* a counter read failed */
+#define ITP_ITER_SCALED (1u << 2)           /* running < enabled: scaled */
+
+/* Why iterations were dropped. */
+enum itp_drop_reason {
+	ITP_DROP_TRACE_FULL = 1,  /* no space left for the trace */
+	ITP_DROP_UNBALANCED = 2,  /* closed by an outer end, never ended */
+	ITP_DROP_REENTERED = 3,   /* marker called from inside the shim */
+	ITP_DROP_TOO_DEEP = 4,    /* too many regions open at once */
+	ITP_DROP_TOO_MANY_REGIONS = 5,
+};
+
+/* Why the process stopped writing (footer.reason). */
+enum itp_end_reason {
+	ITP_END_EXIT = 1, /* normal exit or return from main */
+};
+
+#endif /* ITERPROF_TRACE_FORMAT_H */

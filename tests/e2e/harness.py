@@ -1,0 +1,91 @@
+"""Shared helpers for the end-to-end tests (standard library only).
+
+Each test_*.py is a standalone script: it runs real programs under
+`iterprof record`, reads the result with `iterprof report --format json`, and
+asserts what can be predicted. A failed check raises AssertionError, which
+makes the script exit non-zero; ctest reports it.
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+ITERPROF = os.environ.get("ITERPROF", "iterprof")
+SHIM = os.environ.get("ITERPROF_SHIM", "")
+PROGRAMS = os.environ.get("ITERPROF_PROGRAMS", "")
+SOURCE_DIR = os.environ.get("ITERPROF_SOURCE_DIR", "")
+BUILD_DIR = os.environ.get("ITERPROF_BUILD_DIR", "")
+
+
+def program(name):
+    """Path of a test program built from tests/programs/<name>.c."""
+    return os.path.join(PROGRAMS, name)
+
+
+class Workdir:
+    """A temporary directory removed at exit unless the test failed."""
+
+    def __init__(self):
+        self.path = tempfile.mkdtemp(prefix="iterprof-test-")
+
+    def join(self, *parts):
+        return os.path.join(self.path, *parts)
+
+    def cleanup(self):
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+def run(args, timeout=120, env=None, check=None, **kw):
+    """Run a command, capture text output. check=N asserts the exit status."""
+    full_env = dict(os.environ)
+    if env:
+        full_env.update(env)
+    p = subprocess.run(args, capture_output=True, text=True, timeout=timeout,
+                       env=full_env, **kw)
+    if check is not None and p.returncode != check:
+        raise AssertionError(
+            f"{args}: exit {p.returncode}, expected {check}\n"
+            f"stdout:\n{p.stdout}\nstderr:\n{p.stderr}")
+    return p
+
+
+def record(out, cmd, options=(), check=0, **kw):
+    """iterprof record -o OUT [options] -- CMD..."""
+    return run([ITERPROF, "record", "-o", out, *options, "--", *cmd],
+               check=check, **kw)
+
+
+def report_json(path, options=()):
+    """The report of a trace as a Python object."""
+    p = run([ITERPROF, "report", "--format", "json", *options, path], check=0)
+    return json.loads(p.stdout)
+
+
+def regions(doc, name=None):
+    """The regions of a report document, optionally only those named NAME."""
+    return [r for r in doc["regions"] if name is None or r["name"] == name]
+
+
+def expect(cond, what):
+    if not cond:
+        raise AssertionError(what)
+
+
+def near(value, target, tolerance):
+    return abs(value - target) <= tolerance
+
+
+def main(tests):
+    """Run test functions in order; report each; exit 1 if any failed."""
+    failed = 0
+    for t in tests:
+        try:
+            t()
+            print(f"ok   {t.__name__}")
+        except Exception as e:  # noqa: BLE001 - report and continue
+            failed += 1
+            print(f"FAIL {t.__name__}: {e}")
+    print(f"{len(tests) - failed} passed, {failed} failed")
+    sys.exit(1 if failed else 0)
