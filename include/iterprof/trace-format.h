@@ -71,10 +71,11 @@
  *    16   8  iterations     iteration records committed in this file
  *    24   8  dropped        iterations dropped (all threads, all reasons)
  *    32   8  chunks_used
- *    40   4  exit_status    for ITP_END_EXIT
- *    44  20  reserved
+ *    40  24  reserved (the exit status is not visible to a library; the
+ *              launcher has it)
  * A file without a footer was not closed cleanly (killed, crashed, _exit'd,
- * or replaced by exec): it is read up to its last committed record.
+ * or replaced by exec): it is read up to its last committed record. A file
+ * for which a later exec_generation of the same pid exists ended by exec.
  *
  * ---------------------------------------------------------------------------
  * Chunks (chunk_size bytes). Each chunk belongs to one thread, which alone
@@ -202,7 +203,6 @@
 #define ITP_FT_OFF_ITERATIONS 16
 #define ITP_FT_OFF_DROPPED 24
 #define ITP_FT_OFF_CHUNKS_USED 32
-#define ITP_FT_OFF_EXIT_STATUS 40
 #define ITP_FOOTER_SIZE 64
 
 /* Chunk header field offsets. */
