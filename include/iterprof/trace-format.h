@@ -276,6 +276,8 @@ enum itp_counter_source {
 	ITP_SOURCE_PERF = 1,      /* perf_event software counter, group read */
 	ITP_SOURCE_RUSAGE = 2,    /* getrusage(RUSAGE_THREAD) */
 	ITP_SOURCE_SCHEDSTAT = 3, /* /proc/thread-self/schedstat */
+	ITP_SOURCE_CPUTIME = 4,   /* clock_gettime(CLOCK_THREAD_CPUTIME_ID), when
+				     perf_event_open is not allowed at all */
 };
 
 #define ITP_COUNTER_COUNTS (1u << 0)  /* really counts on this machine */
