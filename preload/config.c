@@ -1,0 +1,108 @@
+/*
+ * What the launcher asked for, read once from the environment it set:
+ *   ITERPROF_OUTPUT   directory for the trace files (absent: the shim is inert)
+ *   ITERPROF_FOLLOW   "0": do not record programs this one execs
+ *   ITERPROF_SCHED    auto | always | off: rusage and schedstat reads
+ *   ITERPROF_VERBOSE  "1": diagnostics on stderr
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "shim.h"
+
+struct shim_config shim_config;
+
+void config_load(void)
+{
+	const char *output = getenv("ITERPROF_OUTPUT");
+	const char *follow = getenv("ITERPROF_FOLLOW");
+	const char *sched = getenv("ITERPROF_SCHED");
+	const char *verbose = getenv("ITERPROF_VERBOSE");
+
+	shim_config.is_enabled = output && output[0] &&
+				 strlen(output) < sizeof(shim_config.output_dir);
+	if (shim_config.is_enabled)
+		strcpy(shim_config.output_dir, output);
+	shim_config.follow_exec = !(follow && !strcmp(follow, "0"));
+	shim_config.is_verbose = verbose && !strcmp(verbose, "1");
+	shim_config.sched = SCHED_READ_AUTO;
+	if (sched && !strcmp(sched, "always"))
+		shim_config.sched = SCHED_READ_ALWAYS;
+	else if (sched && !strcmp(sched, "off"))
+		shim_config.sched = SCHED_READ_OFF;
+}
+
+/* True when an LD_PRELOAD entry names this shim. */
+static bool is_shim_entry(const char *entry, size_t len)
+{
+	static const char name[] = "libiterprof.so";
+	size_t n = sizeof(name) - 1;
+
+	return len >= n && !memcmp(entry + len - n, name, n) &&
+	       (len == n || entry[len - n - 1] == '/');
+}
+
+/*
+ * --no-follow: drop our entry from LD_PRELOAD (keeping other preloads, e.g.
+ * a sanitizer's) and our variables, so programs this one execs run without
+ * the shim. Called from the constructor, before the program has threads.
+ */
+void config_stop_following(void)
+{
+	const char *preload = getenv("LD_PRELOAD");
+	char kept[4096];
+	size_t used = 0;
+
+	if (preload && strlen(preload) < sizeof(kept)) {
+		const char *p = preload;
+
+		while (*p) {
+			size_t len = strcspn(p, ": ");
+
+			if (len && !is_shim_entry(p, len)) {
+				if (used)
+					kept[used++] = ':';
+				memcpy(kept + used, p, len);
+				used += len;
+			}
+			p += len;
+			if (*p)
+				p++;
+		}
+		kept[used] = '\0';
+		if (used)
+			setenv("LD_PRELOAD", kept, 1);
+		else
+			unsetenv("LD_PRELOAD");
+	}
+	unsetenv("ITERPROF_OUTPUT");
+	unsetenv("ITERPROF_FOLLOW");
+	unsetenv("ITERPROF_SCHED");
+	unsetenv("ITERPROF_VERBOSE");
+}
+
+void shim_log(const char *fmt, ...)
+{
+	char line[512];
+	int saved_errno = errno;
+	int len = snprintf(line, sizeof(line), "iterprof[%d]: ", (int)getpid());
+	va_list ap;
+
+	if (!shim_config.is_verbose)
+		return;
+	va_start(ap, fmt);
+	len += vsnprintf(line + len, sizeof(line) - (size_t)len - 1, fmt, ap);
+	va_end(ap);
+	if (len > (int)sizeof(line) - 2)
+		len = (int)sizeof(line) - 2;
+	line[len++] = '\n';
+	/* One write(2): no stdio buffer shared with the program. */
+	if (write(STDERR_FILENO, line, (size_t)len) < 0) {
+		/* Nothing to do: diagnostics are best-effort. */
+	}
+	errno = saved_errno;
+}

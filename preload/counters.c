@@ -1,0 +1,452 @@
+/*
+ * Per-thread software counters, read at every iteration begin and end.
+ *
+ * Costs measured on these VMs (../shared/reference/costs.md) decide the shape:
+ *  - one PERF_FORMAT_GROUP read of five events costs about as much as one
+ *    read() of a single event (0.5-0.7 us vs 0.3-0.45 us) and far less than
+ *    five reads (1.75 us), so the five events form one group, read once;
+ *  - events stay enabled from open to close: an ioctl per iteration costs
+ *    1.4-2.4 us, more than the read itself;
+ *  - getrusage(RUSAGE_THREAD) (0.2 us) and a pread of /proc/thread-self/
+ *    schedstat (0.4-0.6 us) would add 60-100 % to the floor, so by default
+ *    (--sched=auto) they are read only around iterations during which the
+ *    context-switch counter moved: the voluntary/involuntary split and the
+ *    run-queue delay cannot change without a switch.
+ *
+ * Which counters really count depends on the machine: as non-root with
+ * perf_event_paranoid=2 only exclude_kernel=1 opens, and then context
+ * switches and migrations (which happen in the kernel) always read 0. The
+ * probe finds out once per process and records it in the trace header, and
+ * the values are then taken from getrusage instead of recording zeros that
+ * look like data. Without perf_event_open at all (seccomp, ENOSYS) task-clock
+ * comes from CLOCK_THREAD_CPUTIME_ID and the faults from getrusage.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/perf_event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "shim.h"
+
+enum counters_mode {
+	MODE_PERF_KERNEL, /* perf, exclude_kernel=0: all five events count */
+	MODE_PERF_USER,   /* perf, exclude_kernel=1: switches/migrations do not */
+	MODE_NO_PERF,     /* no perf_event_open: cputime clock + getrusage */
+};
+
+static struct {
+	enum counters_mode mode;
+	int perf_errno;          /* why the kernel-mode open failed */
+	bool read_rusage;        /* getrusage at begin and end */
+	bool read_schedstat;     /* schedstat at begin and end */
+	bool is_auto;            /* ... only around context switches */
+} counters_setup;
+
+static const struct {
+	uint32_t config;
+	const char *name;
+	uint16_t id;
+	unsigned value; /* index in the trace's values[] */
+} perf_events[PERF_SLOT_COUNT] = {
+	[PERF_SLOT_MINOR_FAULTS] = { PERF_COUNT_SW_PAGE_FAULTS_MIN, "minor-faults",
+				     ITP_COUNTER_MINOR_FAULTS, VALUE_MINOR_FAULTS },
+	[PERF_SLOT_TASK_CLOCK] = { PERF_COUNT_SW_TASK_CLOCK, "task-clock", ITP_COUNTER_TASK_CLOCK,
+				   VALUE_TASK_CLOCK },
+	[PERF_SLOT_MAJOR_FAULTS] = { PERF_COUNT_SW_PAGE_FAULTS_MAJ, "major-faults",
+				     ITP_COUNTER_MAJOR_FAULTS, VALUE_MAJOR_FAULTS },
+	[PERF_SLOT_CONTEXT_SWITCHES] = { PERF_COUNT_SW_CONTEXT_SWITCHES, "context-switches",
+					 ITP_COUNTER_CONTEXT_SWITCHES, VALUE_CONTEXT_SWITCHES },
+	[PERF_SLOT_MIGRATIONS] = { PERF_COUNT_SW_CPU_MIGRATIONS, "cpu-migrations",
+				   ITP_COUNTER_MIGRATIONS, VALUE_MIGRATIONS },
+};
+
+/* The group read layout for PERF_FORMAT_GROUP|TOTAL_TIME_*|ID. */
+struct group_read {
+	uint64_t nr;
+	uint64_t time_enabled;
+	uint64_t time_running;
+	struct {
+		uint64_t value;
+		uint64_t id;
+	} values[PERF_SLOT_COUNT];
+};
+
+static int perf_open(uint32_t config, int group_fd, bool exclude_kernel)
+{
+	struct perf_event_attr attr;
+
+	memset(&attr, 0, sizeof(attr));
+	attr.size = sizeof(attr);
+	attr.type = PERF_TYPE_SOFTWARE;
+	attr.config = config;
+	attr.read_format = PERF_FORMAT_GROUP | PERF_FORMAT_TOTAL_TIME_ENABLED |
+			   PERF_FORMAT_TOTAL_TIME_RUNNING | PERF_FORMAT_ID;
+	attr.exclude_kernel = exclude_kernel;
+	attr.exclude_hv = 1;
+	/* inherit=0: each thread counts only itself; inherited counters would
+	 * add children's totals into their creator. Enabled at open, never
+	 * toggled. */
+	return (int)syscall(SYS_perf_event_open, &attr, 0, -1, group_fd, PERF_FLAG_FD_CLOEXEC);
+}
+
+/* Open the five-event group. 0 or -errno; on failure nothing stays open. */
+static int perf_group_open(int *fds, bool exclude_kernel)
+{
+	int i;
+
+	for (i = 0; i < PERF_SLOT_COUNT; i++)
+		fds[i] = -1;
+	for (i = 0; i < PERF_SLOT_COUNT; i++) {
+		fds[i] = perf_open(perf_events[i].config, i ? fds[0] : -1, exclude_kernel);
+		/* fds[0] (PERF_SLOT_MINOR_FAULTS) leads the group. */
+		if (fds[i] < 0) {
+			int err = errno;
+
+			while (--i >= 0) {
+				close(fds[i]);
+				fds[i] = -1;
+			}
+			return -err;
+		}
+	}
+	return 0;
+}
+
+static void describe(uint8_t *header, unsigned index, uint16_t id, uint16_t source,
+		     uint32_t flags, int error, const char *name, const char *why)
+{
+	uint8_t *d = header + ITP_OFF_COUNTERS + ITP_COUNTER_DESC_SIZE * index;
+	uint32_t err = (uint32_t)error;
+
+	memcpy(d + ITP_CD_OFF_ID, &id, 2);
+	memcpy(d + ITP_CD_OFF_SOURCE, &source, 2);
+	memcpy(d + ITP_CD_OFF_FLAGS, &flags, 4);
+	memcpy(d + ITP_CD_OFF_ERROR, &err, 4);
+	snprintf((char *)d + ITP_CD_OFF_NAME, ITP_CD_NAME_LEN, "%s", name);
+	snprintf((char *)d + ITP_CD_OFF_WHY, ITP_CD_WHY_LEN, "%s", why ? why : "");
+}
+
+static int read_paranoid(void)
+{
+	char buf[16] = "";
+	int fd = open("/proc/sys/kernel/perf_event_paranoid", O_RDONLY | O_CLOEXEC);
+
+	if (fd >= 0) {
+		if (read(fd, buf, sizeof(buf) - 1) < 0)
+			buf[0] = '\0';
+		close(fd);
+	}
+	return buf[0] ? atoi(buf) : -99;
+}
+
+void counters_probe(uint8_t *header)
+{
+	int fds[PERF_SLOT_COUNT];
+	int err = perf_group_open(fds, false);
+	char why_user[ITP_CD_WHY_LEN], why_none[ITP_CD_WHY_LEN], note[ITP_COUNTERS_NOTE_LEN];
+	uint32_t perf_flags = ITP_COUNTER_COUNTS | ITP_COUNTER_KERNEL;
+	int paranoid = read_paranoid();
+	unsigned i;
+
+	counters_setup.mode = MODE_PERF_KERNEL;
+	if (err == -EACCES || err == -EPERM) {
+		counters_setup.perf_errno = -err;
+		err = perf_group_open(fds, true);
+		counters_setup.mode = MODE_PERF_USER;
+		perf_flags = ITP_COUNTER_COUNTS;
+	}
+	if (err) {
+		counters_setup.mode = MODE_NO_PERF;
+		counters_setup.perf_errno = -err;
+	} else {
+		for (i = 0; i < PERF_SLOT_COUNT; i++)
+			close(fds[i]);
+	}
+
+	counters_setup.read_schedstat = shim_config.sched != SCHED_READ_OFF;
+	counters_setup.read_rusage = shim_config.sched != SCHED_READ_OFF ||
+				     counters_setup.mode == MODE_NO_PERF;
+	/* Auto needs a real context-switch count to know when to read. */
+	counters_setup.is_auto = shim_config.sched == SCHED_READ_AUTO &&
+				 counters_setup.mode == MODE_PERF_KERNEL;
+
+	snprintf(why_user, sizeof(why_user),
+		 "exclude_kernel=1 (paranoid=%d, not root): kernel-side events read 0", paranoid);
+	snprintf(why_none, sizeof(why_none), "perf_event_open failed: %s",
+		 strerror(counters_setup.perf_errno));
+	note[0] = '\0';
+
+	switch (counters_setup.mode) {
+	case MODE_PERF_KERNEL:
+		for (i = 0; i < PERF_SLOT_COUNT; i++)
+			describe(header, perf_events[i].value, perf_events[i].id, ITP_SOURCE_PERF,
+				 perf_flags, 0, perf_events[i].name, NULL);
+		break;
+	case MODE_PERF_USER:
+		for (i = 0; i < PERF_SLOT_COUNT; i++) {
+			bool is_kernel_side = i == PERF_SLOT_CONTEXT_SWITCHES ||
+					      i == PERF_SLOT_MIGRATIONS;
+
+			describe(header, perf_events[i].value, perf_events[i].id, ITP_SOURCE_PERF,
+				 is_kernel_side ? 0 : perf_flags,
+				 is_kernel_side ? counters_setup.perf_errno : 0,
+				 perf_events[i].name, is_kernel_side ? why_user : NULL);
+		}
+		snprintf(note, sizeof(note),
+			 "perf_event_paranoid=%d: context switches from getrusage, "
+			 "migrations not counted (run as root or lower paranoid to 1)",
+			 paranoid);
+		break;
+	case MODE_NO_PERF:
+		describe(header, VALUE_TASK_CLOCK, ITP_COUNTER_TASK_CLOCK, ITP_SOURCE_CPUTIME,
+			 ITP_COUNTER_COUNTS | ITP_COUNTER_KERNEL, 0, "task-clock", NULL);
+		describe(header, VALUE_MINOR_FAULTS, ITP_COUNTER_MINOR_FAULTS, ITP_SOURCE_RUSAGE,
+			 ITP_COUNTER_COUNTS | ITP_COUNTER_KERNEL, 0, "minor-faults", NULL);
+		describe(header, VALUE_MAJOR_FAULTS, ITP_COUNTER_MAJOR_FAULTS, ITP_SOURCE_RUSAGE,
+			 ITP_COUNTER_COUNTS | ITP_COUNTER_KERNEL, 0, "major-faults", NULL);
+		describe(header, VALUE_CONTEXT_SWITCHES, ITP_COUNTER_CONTEXT_SWITCHES,
+			 ITP_SOURCE_PERF, 0, counters_setup.perf_errno, "context-switches",
+			 why_none);
+		describe(header, VALUE_MIGRATIONS, ITP_COUNTER_MIGRATIONS, ITP_SOURCE_PERF, 0,
+			 counters_setup.perf_errno, "cpu-migrations", why_none);
+		snprintf(note, sizeof(note),
+			 "perf_event_open unavailable (%s): task-clock from the thread CPU clock, "
+			 "faults and switches from getrusage",
+			 strerror(counters_setup.perf_errno));
+		break;
+	}
+
+	if (counters_setup.read_rusage) {
+		uint32_t f = ITP_COUNTER_COUNTS | ITP_COUNTER_KERNEL;
+
+		describe(header, VALUE_VOLUNTARY_SWITCHES, ITP_COUNTER_VOLUNTARY_SWITCHES,
+			 ITP_SOURCE_RUSAGE, f, 0, "voluntary-switches", NULL);
+		describe(header, VALUE_INVOLUNTARY_SWITCHES, ITP_COUNTER_INVOLUNTARY_SWITCHES,
+			 ITP_SOURCE_RUSAGE, f, 0, "involuntary-switches", NULL);
+	} else {
+		describe(header, VALUE_VOLUNTARY_SWITCHES, ITP_COUNTER_VOLUNTARY_SWITCHES,
+			 ITP_SOURCE_RUSAGE, 0, 0, "voluntary-switches", "disabled (--sched=off)");
+		describe(header, VALUE_INVOLUNTARY_SWITCHES, ITP_COUNTER_INVOLUNTARY_SWITCHES,
+			 ITP_SOURCE_RUSAGE, 0, 0, "involuntary-switches", "disabled (--sched=off)");
+	}
+	describe(header, VALUE_RUN_DELAY, ITP_COUNTER_RUN_DELAY, ITP_SOURCE_SCHEDSTAT,
+		 counters_setup.read_schedstat ? ITP_COUNTER_COUNTS | ITP_COUNTER_KERNEL : 0, 0,
+		 "run-delay", counters_setup.read_schedstat ? NULL : "disabled (--sched=off)");
+	{
+		uint32_t count = VALUE_COUNT;
+
+		memcpy(header + ITP_OFF_COUNTER_COUNT, &count, 4);
+	}
+	if (note[0])
+		trace_writer_set_counters_note(note);
+}
+
+int counters_open(struct thread_counters *tc)
+{
+	int err = 0;
+
+	tc->has_perf = false;
+	tc->has_last_sched = false;
+	tc->schedstat_fd = -1;
+	for (int i = 0; i < PERF_SLOT_COUNT; i++)
+		tc->perf_fd[i] = -1;
+	if (counters_setup.mode != MODE_NO_PERF) {
+		err = perf_group_open(tc->perf_fd, counters_setup.mode == MODE_PERF_USER);
+		tc->has_perf = err == 0;
+	}
+	if (counters_setup.read_schedstat) {
+		/* /proc/thread-self resolves at open time: the fd stays bound to
+		 * this thread, and pread at 0 regenerates fresh values. */
+		tc->schedstat_fd = open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
+	}
+	return err;
+}
+
+void counters_close(struct thread_counters *tc)
+{
+	for (int i = PERF_SLOT_COUNT - 1; i >= 0; i--) {
+		if (tc->perf_fd[i] >= 0)
+			close(tc->perf_fd[i]);
+		tc->perf_fd[i] = -1;
+	}
+	if (tc->schedstat_fd >= 0)
+		close(tc->schedstat_fd);
+	tc->schedstat_fd = -1;
+	tc->has_perf = false;
+}
+
+void counters_drop_inherited(struct thread_counters *tc)
+{
+	/* Only close: never read or ioctl an inherited perf fd, which would act
+	 * on (or measure) the parent's thread. */
+	counters_close(tc);
+}
+
+int counters_group_read(const struct thread_counters *tc, struct counter_snapshot *s)
+{
+	struct group_read buf;
+	ssize_t n = read(tc->perf_fd[PERF_SLOT_MINOR_FAULTS], &buf, sizeof(buf));
+
+	if (n != (ssize_t)sizeof(buf) || buf.nr != PERF_SLOT_COUNT) {
+		s->is_valid = false;
+		return n < 0 ? -errno : -EIO;
+	}
+	s->enabled = buf.time_enabled;
+	s->running = buf.time_running;
+	for (int i = 0; i < PERF_SLOT_COUNT; i++)
+		s->perf[i] = buf.values[i].value;
+	s->is_valid = true;
+	return 0;
+}
+
+/* Parse the second field (run_delay, ns) of a schedstat line. */
+static uint64_t parse_run_delay(const char *buf)
+{
+	const char *p = strchr(buf, ' ');
+
+	return p ? strtoull(p + 1, NULL, 10) : 0;
+}
+
+/* getrusage and schedstat into @s (the part of a snapshot outside perf). */
+static void read_sched(const struct thread_counters *tc, struct counter_snapshot *s)
+{
+	if (counters_setup.read_rusage) {
+		struct rusage ru;
+
+		if (getrusage(RUSAGE_THREAD, &ru) == 0) {
+			s->voluntary = (uint64_t)ru.ru_nvcsw;
+			s->involuntary = (uint64_t)ru.ru_nivcsw;
+			if (counters_setup.mode == MODE_NO_PERF) {
+				s->perf[PERF_SLOT_MINOR_FAULTS] = (uint64_t)ru.ru_minflt;
+				s->perf[PERF_SLOT_MAJOR_FAULTS] = (uint64_t)ru.ru_majflt;
+			}
+		}
+	}
+	if (tc->schedstat_fd >= 0) {
+		char buf[96];
+		ssize_t n = pread(tc->schedstat_fd, buf, sizeof(buf) - 1, 0);
+
+		if (n > 0) {
+			buf[n] = '\0';
+			s->run_delay = parse_run_delay(buf);
+		}
+	}
+}
+
+static void copy_sched(struct counter_snapshot *to, const struct counter_snapshot *from)
+{
+	to->voluntary = from->voluntary;
+	to->involuntary = from->involuntary;
+	to->run_delay = from->run_delay;
+}
+
+/* Read the perf group, or its no-perf substitute. */
+static void read_core(struct thread_counters *tc, struct counter_snapshot *s)
+{
+	if (likely(tc->has_perf)) {
+		counters_group_read(tc, s);
+		return;
+	}
+	if (counters_setup.mode == MODE_NO_PERF) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+		s->perf[PERF_SLOT_TASK_CLOCK] = (uint64_t)ts.tv_sec * 1000000000u +
+						(uint64_t)ts.tv_nsec;
+		s->enabled = s->running = s->perf[PERF_SLOT_TASK_CLOCK];
+		s->is_valid = true;
+		return;
+	}
+	s->is_valid = false; /* this thread could not open its group */
+}
+
+void counters_read_begin(struct thread_counters *tc, struct counter_snapshot *s)
+{
+	read_core(tc, s);
+	if (!counters_setup.read_rusage && !counters_setup.read_schedstat)
+		return;
+	if (counters_setup.is_auto && tc->has_last_sched && s->is_valid &&
+	    s->perf[PERF_SLOT_CONTEXT_SWITCHES] == tc->last_sched_switches) {
+		/* No switch since the last reading: the values have not moved. */
+		copy_sched(s, &tc->last_sched);
+		return;
+	}
+	read_sched(tc, s);
+	if (counters_setup.is_auto && s->is_valid) {
+		copy_sched(&tc->last_sched, s);
+		tc->last_sched_switches = s->perf[PERF_SLOT_CONTEXT_SWITCHES];
+		tc->has_last_sched = true;
+	}
+}
+
+void counters_read_end(struct thread_counters *tc, const struct counter_snapshot *begin,
+		       struct counter_snapshot *end)
+{
+	read_core(tc, end);
+	if (!counters_setup.read_rusage && !counters_setup.read_schedstat)
+		return;
+	if (counters_setup.is_auto && end->is_valid && begin->is_valid &&
+	    end->perf[PERF_SLOT_CONTEXT_SWITCHES] == begin->perf[PERF_SLOT_CONTEXT_SWITCHES]) {
+		copy_sched(end, begin);
+		return;
+	}
+	read_sched(tc, end);
+	if (counters_setup.is_auto && end->is_valid) {
+		copy_sched(&tc->last_sched, end);
+		tc->last_sched_switches = end->perf[PERF_SLOT_CONTEXT_SWITCHES];
+		tc->has_last_sched = true;
+	}
+}
+
+unsigned counters_delta(const struct thread_counters *tc, const struct counter_snapshot *begin,
+			const struct counter_snapshot *end, uint64_t *values)
+{
+	unsigned flags = 0;
+	uint64_t enabled = end->enabled - begin->enabled;
+	uint64_t running = end->running - begin->running;
+	int i;
+
+	if (!begin->is_valid || !end->is_valid) {
+		for (i = 0; i < VALUE_COUNT; i++)
+			values[i] = ITP_VALUE_UNAVAILABLE;
+		return tc->has_perf || counters_setup.mode == MODE_NO_PERF
+			       ? ITP_ITER_READ_FAILED
+			       : ITP_ITER_COUNTERS_MISSING;
+	}
+	for (i = 0; i < PERF_SLOT_COUNT; i++) {
+		uint64_t d = end->perf[i] - begin->perf[i];
+
+		/* Software events never multiplex, but a pinned group that lost
+		 * its slot would: scale like perf does, and running == 0 means
+		 * "not counted", never 0. */
+		if (counters_setup.mode != MODE_NO_PERF && running < enabled) {
+			if (running == 0) {
+				d = ITP_VALUE_UNAVAILABLE;
+			} else {
+				d = (uint64_t)((unsigned __int128)d * enabled / running);
+				flags |= ITP_ITER_SCALED;
+			}
+		}
+		values[perf_events[i].value] = d;
+	}
+	if (counters_setup.mode != MODE_PERF_KERNEL) {
+		values[VALUE_MIGRATIONS] = ITP_VALUE_UNAVAILABLE;
+		values[VALUE_CONTEXT_SWITCHES] = ITP_VALUE_UNAVAILABLE;
+	}
+	if (counters_setup.read_rusage) {
+		values[VALUE_VOLUNTARY_SWITCHES] = end->voluntary - begin->voluntary;
+		values[VALUE_INVOLUNTARY_SWITCHES] = end->involuntary - begin->involuntary;
+	} else {
+		values[VALUE_VOLUNTARY_SWITCHES] = ITP_VALUE_UNAVAILABLE;
+		values[VALUE_INVOLUNTARY_SWITCHES] = ITP_VALUE_UNAVAILABLE;
+	}
+	values[VALUE_RUN_DELAY] = tc->schedstat_fd >= 0 ? end->run_delay - begin->run_delay
+							: ITP_VALUE_UNAVAILABLE;
+	return flags;
+}

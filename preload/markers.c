@@ -1,0 +1,453 @@
+/*
+ * The marker API and the per-thread state behind it.
+ *
+ * Every thread that calls a marker gets its own state (counters, chunk,
+ * regions, stack of open iterations), set up at its first call: lazily rather
+ * than by wrapping pthread_create, which would miss threads made with raw
+ * clone() and threads that existed before the shim was ready. The state is
+ * mmap'd once and reached through an initial-exec TLS pointer, which needs no
+ * allocation (general-dynamic TLS may call malloc on first access). The
+ * per-iteration path allocates nothing and takes no lock.
+ *
+ * Order of reads: at begin the counters are read before the clock, at end the
+ * clock before the counters, so that the measured interval contains as little
+ * of the shim's own work as possible.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define ITERPROF_NO_MARKER_MACROS
+#include "iterprof/iterprof.h"
+#include "shim.h"
+
+#define MAX_REGIONS 64    /* per thread; more are dropped and counted */
+#define MAX_DEPTH 32      /* regions open at once in one thread */
+#define DROP_REASONS (ITP_DROP_TOO_MANY_REGIONS + 1)
+
+struct region {
+	uint32_t name_len;
+	bool is_emitted; /* REGION record written in the current file */
+	char name[ITP_NAME_MAX + 1];
+};
+
+struct open_iteration {
+	uint16_t region;
+	uint32_t recursion; /* nested begins of the same region */
+	uint64_t start_ns;
+	struct counter_snapshot begin;
+};
+
+struct thread_state {
+	struct thread_state *next; /* registry */
+	pid_t tid;
+	uint32_t generation;      /* writer generation it was set up for */
+	bool is_thread_emitted;   /* THREAD record written in the current file */
+	bool is_counters_noted;
+	int counters_error;
+	struct thread_counters counters;
+	struct chunk_cursor cursor;
+	uint64_t iterations;
+	uint64_t dropped;
+	uint32_t pending_drops[DROP_REASONS];
+	bool has_pending_drops;
+	unsigned last_region;
+	unsigned nregions;
+	struct region regions[MAX_REGIONS];
+	unsigned depth;
+	struct open_iteration stack[MAX_DEPTH];
+};
+
+static __thread struct thread_state *tls_thread __attribute__((tls_model("initial-exec")));
+/* Set while this thread is inside a marker: a signal handler that calls a
+ * marker meanwhile passes through instead of corrupting the state. */
+static __thread int tls_busy __attribute__((tls_model("initial-exec")));
+
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct thread_state *registry;
+/* Totals of threads that have exited (their state is gone). */
+static uint64_t exited_iterations, exited_dropped;
+static pthread_key_t thread_key;
+
+void markers_registry_lock(void) { pthread_mutex_lock(&registry_lock); }
+void markers_registry_unlock(void) { pthread_mutex_unlock(&registry_lock); }
+
+static void registry_remove_locked(struct thread_state *ts)
+{
+	for (struct thread_state **p = &registry; *p; p = &(*p)->next) {
+		if (*p == ts) {
+			*p = ts->next;
+			return;
+		}
+	}
+}
+
+/* Thread exit: close its counters and give its memory back. */
+static void thread_state_destroy(void *arg)
+{
+	struct thread_state *ts = arg;
+
+	if (!ts)
+		return;
+	pthread_mutex_lock(&registry_lock);
+	registry_remove_locked(ts);
+	exited_iterations += ts->iterations;
+	exited_dropped += ts->dropped;
+	pthread_mutex_unlock(&registry_lock);
+	counters_close(&ts->counters);
+	if (tls_thread == ts)
+		tls_thread = NULL;
+	munmap(ts, sizeof(*ts));
+}
+
+void markers_init_thread_key(void)
+{
+	pthread_key_create(&thread_key, thread_state_destroy);
+}
+
+void markers_totals(uint64_t *iterations, uint64_t *dropped)
+{
+	pthread_mutex_lock(&registry_lock);
+	*iterations = exited_iterations;
+	*dropped = exited_dropped;
+	for (struct thread_state *ts = registry; ts; ts = ts->next) {
+		*iterations += ts->iterations;
+		*dropped += ts->dropped;
+	}
+	pthread_mutex_unlock(&registry_lock);
+}
+
+/*
+ * In a forked child only the forking thread exists. The other threads' states
+ * are unreachable garbage: unmap them. Every inherited perf fd is closed
+ * (they measure the parent's threads). The surviving thread is set up again
+ * at its next marker, for the child's own file.
+ */
+void markers_after_fork_child(void)
+{
+	struct thread_state *ts = registry, *next;
+
+	pthread_mutex_init(&registry_lock, NULL);
+	registry = NULL;
+	exited_iterations = exited_dropped = 0;
+	for (; ts; ts = next) {
+		next = ts->next;
+		counters_drop_inherited(&ts->counters);
+		if (ts == tls_thread) {
+			ts->next = NULL;
+			registry = ts;
+		} else {
+			munmap(ts, sizeof(*ts));
+		}
+	}
+}
+
+static void drop(struct thread_state *ts, unsigned reason, uint32_t count)
+{
+	ts->pending_drops[reason] += count;
+	ts->has_pending_drops = true;
+	ts->dropped += count;
+}
+
+/* Set up (or, in a forked child, reset) the calling thread's state. */
+static struct thread_state *thread_setup(void)
+{
+	struct thread_state *ts = tls_thread;
+	uint32_t generation = trace_writer_generation();
+
+	if (!ts) {
+		void *p = mmap(NULL, sizeof(*ts), PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		if (p == MAP_FAILED)
+			return NULL;
+		ts = p;
+		pthread_mutex_lock(&registry_lock);
+		ts->next = registry;
+		registry = ts;
+		pthread_mutex_unlock(&registry_lock);
+		tls_thread = ts;
+		pthread_setspecific(thread_key, ts);
+	} else {
+		/* Forked child: iterations open at the fork began in the parent
+		 * and their begin counters are the parent's; discard them. */
+		memset(&ts->cursor, 0, sizeof(ts->cursor));
+		memset(ts->pending_drops, 0, sizeof(ts->pending_drops));
+		ts->has_pending_drops = false;
+		ts->iterations = ts->dropped = 0;
+		ts->depth = 0;
+		for (unsigned i = 0; i < ts->nregions; i++)
+			ts->regions[i].is_emitted = false;
+	}
+	ts->tid = (pid_t)syscall(SYS_gettid);
+	ts->generation = generation;
+	ts->is_thread_emitted = false;
+	ts->is_counters_noted = false;
+	ts->counters_error = counters_open(&ts->counters);
+	return ts;
+}
+
+static inline struct thread_state *thread_get(void)
+{
+	struct thread_state *ts = tls_thread;
+
+	if (likely(ts && ts->generation == trace_writer_generation()))
+		return ts;
+	return thread_setup();
+}
+
+/* Index of @name in the thread's regions, created when @create; -1 if none. */
+static int region_find(struct thread_state *ts, const char *name, bool create)
+{
+	unsigned i = ts->last_region;
+	size_t len;
+
+	if (!name)
+		name = "(null)";
+	/* Most loops use one region: try the last one first. strcmp, not a
+	 * pointer compare: callers may reuse one buffer for several names. */
+	if (i < ts->nregions && !strncmp(ts->regions[i].name, name, ITP_NAME_MAX))
+		return (int)i;
+	for (i = 0; i < ts->nregions; i++) {
+		if (!strncmp(ts->regions[i].name, name, ITP_NAME_MAX)) {
+			ts->last_region = i;
+			return (int)i;
+		}
+	}
+	if (!create || ts->nregions == MAX_REGIONS)
+		return -1;
+	len = strnlen(name, ITP_NAME_MAX);
+	i = ts->nregions++;
+	memcpy(ts->regions[i].name, name, len);
+	ts->regions[i].name[len] = '\0';
+	ts->regions[i].name_len = (uint32_t)len;
+	ts->regions[i].is_emitted = false;
+	ts->last_region = i;
+	return (int)i;
+}
+
+static void put_u16(uint8_t *p, uint16_t v) { memcpy(p, &v, 2); }
+static void put_u32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
+static void put_u64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
+
+static uint32_t padded(uint32_t n) { return (n + 7u) & ~7u; }
+
+static bool emit_thread(struct thread_state *ts)
+{
+	uint8_t *rec = trace_writer_reserve(&ts->cursor, ts->tid, ITP_THREAD_RECORD_SIZE);
+	char name[ITP_THREAD_NAME_LEN] = "";
+
+	if (!rec)
+		return false;
+	prctl(PR_GET_NAME, name);
+	memset(rec, 0, ITP_THREAD_RECORD_SIZE);
+	put_u32(rec + ITP_THREAD_OFF_TID, (uint32_t)ts->tid);
+	memcpy(rec + ITP_THREAD_OFF_NAME, name, ITP_THREAD_NAME_LEN);
+	trace_writer_commit(&ts->cursor, rec, ITP_REC_THREAD, ITP_THREAD_RECORD_SIZE);
+	ts->is_thread_emitted = true;
+	return true;
+}
+
+static bool emit_note(struct thread_state *ts, const char *text)
+{
+	uint32_t len = (uint32_t)strlen(text);
+	uint32_t size = padded(ITP_NOTE_OFF_TEXT + len + 1);
+	uint8_t *rec = trace_writer_reserve(&ts->cursor, ts->tid, size);
+
+	if (!rec)
+		return false;
+	memset(rec, 0, size);
+	put_u32(rec + ITP_NOTE_OFF_LEN, len);
+	memcpy(rec + ITP_NOTE_OFF_TEXT, text, len);
+	trace_writer_commit(&ts->cursor, rec, ITP_REC_NOTE, size);
+	return true;
+}
+
+static bool emit_region(struct thread_state *ts, unsigned id)
+{
+	struct region *r = &ts->regions[id];
+	uint32_t size = padded(ITP_REGION_OFF_NAME + r->name_len + 1);
+	uint8_t *rec = trace_writer_reserve(&ts->cursor, ts->tid, size);
+
+	if (!rec)
+		return false;
+	memset(rec, 0, size);
+	put_u16(rec + ITP_REGION_OFF_ID, (uint16_t)id);
+	put_u16(rec + ITP_REGION_OFF_NAME_LEN, (uint16_t)r->name_len);
+	memcpy(rec + ITP_REGION_OFF_NAME, r->name, r->name_len);
+	trace_writer_commit(&ts->cursor, rec, ITP_REC_REGION, size);
+	r->is_emitted = true;
+	return true;
+}
+
+static bool emit_drops(struct thread_state *ts)
+{
+	for (unsigned reason = 1; reason < DROP_REASONS; reason++) {
+		uint8_t *rec;
+
+		if (!ts->pending_drops[reason])
+			continue;
+		rec = trace_writer_reserve(&ts->cursor, ts->tid, ITP_DROPPED_RECORD_SIZE);
+		if (!rec)
+			return false;
+		put_u32(rec + ITP_DROPPED_OFF_COUNT, ts->pending_drops[reason]);
+		put_u32(rec + ITP_DROPPED_OFF_REASON, reason);
+		trace_writer_commit(&ts->cursor, rec, ITP_REC_DROPPED, ITP_DROPPED_RECORD_SIZE);
+		ts->pending_drops[reason] = 0;
+	}
+	ts->has_pending_drops = false;
+	return true;
+}
+
+/* The records that must precede an iteration of @region, once each. */
+static bool emit_prerequisites(struct thread_state *ts, unsigned region)
+{
+	if (unlikely(!ts->is_thread_emitted) && !emit_thread(ts))
+		return false;
+	if (unlikely(ts->counters_error && !ts->is_counters_noted)) {
+		char text[128];
+
+		snprintf(text, sizeof(text), "this thread has no counters: perf_event_open: %s",
+			 strerror(-ts->counters_error));
+		if (!emit_note(ts, text))
+			return false;
+		ts->is_counters_noted = true;
+	}
+	if (unlikely(ts->has_pending_drops) && !emit_drops(ts))
+		return false;
+	if (unlikely(!ts->regions[region].is_emitted) && !emit_region(ts, region))
+		return false;
+	return true;
+}
+
+static void write_iteration(struct thread_state *ts, const struct open_iteration *o,
+			    uint64_t end_ns, const struct counter_snapshot *end)
+{
+	const uint32_t size = ITP_ITER_RECORD_SIZE(VALUE_COUNT);
+	uint64_t values[VALUE_COUNT];
+	unsigned flags;
+	uint8_t *rec;
+
+	if (unlikely(!emit_prerequisites(ts, o->region)))
+		goto dropped;
+	rec = trace_writer_reserve(&ts->cursor, ts->tid, size);
+	if (unlikely(!rec))
+		goto dropped;
+	flags = counters_delta(&ts->counters, &o->begin, end, values);
+	put_u16(rec + ITP_ITER_OFF_REGION_ID, o->region);
+	put_u16(rec + ITP_ITER_OFF_FLAGS, (uint16_t)flags);
+	put_u32(rec + ITP_ITER_OFF_DEPTH, (uint32_t)(o - ts->stack));
+	put_u64(rec + ITP_ITER_OFF_START_NS, o->start_ns);
+	put_u64(rec + ITP_ITER_OFF_DURATION_NS, end_ns - o->start_ns);
+	put_u64(rec + ITP_ITER_OFF_ENABLED,
+		end->is_valid && o->begin.is_valid ? end->enabled - o->begin.enabled : 0);
+	put_u64(rec + ITP_ITER_OFF_RUNNING,
+		end->is_valid && o->begin.is_valid ? end->running - o->begin.running : 0);
+	memcpy(rec + ITP_ITER_OFF_VALUES, values, sizeof(values));
+	trace_writer_commit(&ts->cursor, rec, ITP_REC_ITERATION, size);
+	ts->iterations++;
+	return;
+dropped:
+	/* No space: the drop is counted; it reaches the file only if space
+	 * comes back, and the footer always. */
+	ts->pending_drops[ITP_DROP_TRACE_FULL]++;
+	ts->has_pending_drops = true;
+	ts->dropped++;
+}
+
+__attribute__((visibility("default"))) void iterprof_iter_begin(const char *region)
+{
+	int saved_errno = errno;
+	struct thread_state *ts;
+	struct open_iteration *o;
+	int id;
+
+	if (unlikely(__atomic_load_n(&shim_state, __ATOMIC_ACQUIRE) != SHIM_READY) &&
+	    !shim_ensure_ready())
+		goto out;
+	if (unlikely(tls_busy)) {
+		if (tls_thread)
+			drop(tls_thread, ITP_DROP_REENTERED, 1);
+		goto out;
+	}
+	tls_busy = 1;
+	ts = thread_get();
+	if (unlikely(!ts))
+		goto unbusy;
+	id = region_find(ts, region, true);
+	if (unlikely(id < 0)) {
+		drop(ts, ITP_DROP_TOO_MANY_REGIONS, 1);
+		goto unbusy;
+	}
+	/* Recursion or re-entry of an open region: only the outermost pair
+	 * is an iteration. */
+	for (unsigned d = 0; d < ts->depth; d++) {
+		if (ts->stack[d].region == id) {
+			ts->stack[d].recursion++;
+			goto unbusy;
+		}
+	}
+	if (unlikely(ts->depth == MAX_DEPTH)) {
+		drop(ts, ITP_DROP_TOO_DEEP, 1);
+		goto unbusy;
+	}
+	o = &ts->stack[ts->depth++];
+	o->region = (uint16_t)id;
+	o->recursion = 0;
+	counters_read_begin(&ts->counters, &o->begin);
+	o->start_ns = clock_now_ns();
+unbusy:
+	tls_busy = 0;
+out:
+	errno = saved_errno;
+}
+
+__attribute__((visibility("default"))) void iterprof_iter_end(const char *region)
+{
+	uint64_t end_ns = clock_now_ns();
+	int saved_errno = errno;
+	struct counter_snapshot end = { .is_valid = false };
+	struct thread_state *ts;
+	struct open_iteration *o;
+	int id, k;
+
+	if (unlikely(__atomic_load_n(&shim_state, __ATOMIC_ACQUIRE) != SHIM_READY))
+		goto out;
+	if (unlikely(tls_busy))
+		goto out;
+	ts = tls_thread;
+	/* No state, or a forked child whose open iterations began in the
+	 * parent: there is nothing this end can close. */
+	if (unlikely(!ts || ts->generation != trace_writer_generation() || !ts->depth))
+		goto out;
+	tls_busy = 1;
+	id = region_find(ts, region, false);
+	for (k = (int)ts->depth - 1; k >= 0; k--) {
+		if (ts->stack[k].region == id)
+			break;
+	}
+	if (unlikely(k < 0 || id < 0))
+		goto unbusy; /* end without begin: ignored */
+	o = &ts->stack[k];
+	if (o->recursion) {
+		o->recursion--;
+		goto unbusy;
+	}
+	if (unlikely(k != (int)ts->depth - 1)) {
+		/* Closing an outer region closes the inner ones that never
+		 * ended: they are not iterations, only drops. */
+		drop(ts, ITP_DROP_UNBALANCED, ts->depth - 1 - (unsigned)k);
+	}
+	counters_read_end(&ts->counters, &o->begin, &end);
+	write_iteration(ts, o, end_ns, &end);
+	ts->depth = (unsigned)k;
+unbusy:
+	tls_busy = 0;
+out:
+	errno = saved_errno;
+}

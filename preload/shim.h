@@ -1,0 +1,201 @@
+/*
+ * Internal interfaces of the shim (libiterprof.so). Nothing here is exported:
+ * the shim is built with -fvisibility=hidden and a version script that keeps
+ * only the marker API (libiterprof.map).
+ *
+ * Modules:
+ *   config.c        what the launcher asked for, read once from the environment
+ *   sysinfo.c       host, kernel, CPU, command line for the trace header
+ *   counters.c      per-thread software counters: one perf group + rusage/schedstat
+ *   trace-writer.c  the crash-safe mmap'd trace file, chunk by chunk
+ *   markers.c       per-thread state, regions, iterations, the exported API
+ *   lifecycle.c     initialisation, fork, thread exit, process exit
+ */
+#ifndef ITERPROF_SHIM_H
+#define ITERPROF_SHIM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "iterprof/trace-format.h"
+
+#define SHIM_HIDDEN __attribute__((visibility("hidden")))
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+/* ---- config.c -------------------------------------------------------- */
+
+enum sched_policy {
+	SCHED_READ_AUTO,   /* around iterations with a context switch (default) */
+	SCHED_READ_ALWAYS, /* at every begin and end */
+	SCHED_READ_OFF,
+};
+
+struct shim_config {
+	char output_dir[4096];
+	bool is_enabled;      /* ITERPROF_OUTPUT was set */
+	bool follow_exec;     /* ITERPROF_FOLLOW != "0" */
+	bool is_verbose;      /* ITERPROF_VERBOSE=1: diagnostics on stderr */
+	enum sched_policy sched;
+};
+
+extern struct shim_config shim_config;
+
+/* Fill shim_config from the environment. Allocates nothing. */
+void config_load(void);
+/* Remove the shim and its variables from the environment (--no-follow). */
+void config_stop_following(void);
+/* One diagnostic line on stderr, only with ITERPROF_VERBOSE=1. */
+void shim_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- clock ------------------------------------------------------------ */
+
+/*
+ * CLOCK_MONOTONIC through the vDSO: 22-30 ns here (costs.md), in ns, and the
+ * same clock the launcher can read, so later environment samples join the
+ * iterations by time without conversion.
+ */
+#define SHIM_CLOCK_ID CLOCK_MONOTONIC
+static inline uint64_t clock_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(SHIM_CLOCK_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- sysinfo.c -------------------------------------------------------- */
+
+/* Fill the descriptive fields of a trace header page (host, kernel, ...). */
+void sysinfo_fill_header(uint8_t *header);
+
+/* ---- counters.c -------------------------------------------------------- */
+
+/* Perf events of the group, in group order. The leader is minor-faults, not
+ * task-clock: measured on kernel 6.18 here, a group led by task-clock (or
+ * cpu-clock) leaves every sibling software event at 0. */
+enum {
+	PERF_SLOT_MINOR_FAULTS,
+	PERF_SLOT_TASK_CLOCK,
+	PERF_SLOT_MAJOR_FAULTS,
+	PERF_SLOT_CONTEXT_SWITCHES,
+	PERF_SLOT_MIGRATIONS,
+	PERF_SLOT_COUNT,
+};
+
+/* Counter values in trace order (header counters[] and iteration values[]). */
+enum {
+	VALUE_TASK_CLOCK,
+	VALUE_MINOR_FAULTS,
+	VALUE_MAJOR_FAULTS,
+	VALUE_CONTEXT_SWITCHES,
+	VALUE_MIGRATIONS,
+	VALUE_VOLUNTARY_SWITCHES,
+	VALUE_INVOLUNTARY_SWITCHES,
+	VALUE_RUN_DELAY,
+	VALUE_COUNT,
+};
+
+/* One reading of a thread's counters. */
+struct counter_snapshot {
+	uint64_t enabled;
+	uint64_t running;
+	uint64_t perf[PERF_SLOT_COUNT];
+	uint64_t voluntary;
+	uint64_t involuntary;
+	uint64_t run_delay;
+	bool is_valid;     /* the group read succeeded */
+};
+
+struct thread_counters {
+	int perf_fd[PERF_SLOT_COUNT]; /* -1 when not open */
+	int schedstat_fd;             /* -1 when not open */
+	bool has_perf;
+	/* Last rusage/schedstat reading and the context-switch count it was
+	 * taken at, for SCHED_READ_AUTO. */
+	struct counter_snapshot last_sched;
+	uint64_t last_sched_switches;
+	bool has_last_sched;
+};
+
+/* Process-wide: decide which counters really count here (opens and closes a
+ * probe group) and describe them into the header's counter table. */
+void counters_probe(uint8_t *header);
+/* Open this thread's counters. Returns 0 or -errno (then has_perf is false). */
+int counters_open(struct thread_counters *tc);
+/* Close what counters_open opened; safe on a closed or half-open set. */
+void counters_close(struct thread_counters *tc);
+/* Forget fds inherited through fork without touching them (an ioctl or read
+ * on an inherited perf fd acts on the parent's thread). Closes them. */
+void counters_drop_inherited(struct thread_counters *tc);
+/* Read at iteration begin / end. */
+void counters_read_begin(struct thread_counters *tc, struct counter_snapshot *s);
+void counters_read_end(struct thread_counters *tc, const struct counter_snapshot *begin,
+		       struct counter_snapshot *end);
+/* Deltas end - begin into values[VALUE_COUNT]; returns ITP_ITER_* flags. */
+unsigned counters_delta(const struct thread_counters *tc, const struct counter_snapshot *begin,
+			const struct counter_snapshot *end, uint64_t *values);
+/* Read one group with the same syscall as the per-iteration path (bench). */
+int counters_group_read(const struct thread_counters *tc, struct counter_snapshot *s);
+
+/* ---- trace-writer.c ----------------------------------------------------- */
+
+struct chunk_cursor {
+	uint8_t *base;     /* mapped chunk, NULL when none */
+	uint32_t used;     /* bytes used, records start at ITP_CHUNK_HEADER_SIZE */
+	uint32_t chunk_seq;
+	uint32_t thread_seq;
+	uint32_t record_seq;
+	uint32_t generation; /* writer generation the chunk belongs to */
+};
+
+/* Compute the process-wide header fields once (machine info, counter probe). */
+void trace_writer_prepare_template(void);
+/* Create this process image's trace file and fill its header. 0 or -errno. */
+int trace_writer_open(void);
+/* Reserve @size bytes for a record in the thread's chunk, moving to a new
+ * chunk when full. Returns NULL when the trace has no space left. */
+uint8_t *trace_writer_reserve(struct chunk_cursor *cur, pid_t tid, uint32_t size);
+/* Publish a record reserved with trace_writer_reserve (release store). */
+void trace_writer_commit(struct chunk_cursor *cur, uint8_t *rec, uint32_t type, uint32_t size);
+/* Write the footer; idempotent. */
+void trace_writer_close(uint64_t iterations, uint64_t dropped);
+/* In a forked child: forget the parent's file (a new one is made lazily). */
+void trace_writer_after_fork_child(void);
+/* True when a file is open for this process. */
+bool trace_writer_is_open(void);
+/* Current writer generation (changes in a forked child). */
+uint32_t trace_writer_generation(void);
+/* Remember a one-line note for the header (first one wins). */
+void trace_writer_set_counters_note(const char *note);
+/* Lock/unlock the writer around fork so the child never inherits it held. */
+void trace_writer_lock(void);
+void trace_writer_unlock(void);
+
+/* ---- markers.c / lifecycle.c --------------------------------------------- */
+
+/* Per-process lifecycle state. */
+enum shim_state {
+	SHIM_UNINITIALISED,
+	SHIM_INITIALISING,
+	SHIM_READY,
+	SHIM_DISABLED, /* not configured, or initialisation failed */
+	SHIM_FINISHED, /* process exiting: markers pass through */
+};
+
+extern int shim_state;
+
+/* Initialise once; safe to call from any thread and from other libraries'
+ * constructors. Returns true when markers should record. */
+bool shim_ensure_ready(void);
+/* Thread registry, walked at fork and exit. */
+void markers_after_fork_child(void);
+void markers_totals(uint64_t *iterations, uint64_t *dropped);
+void markers_registry_lock(void);
+void markers_registry_unlock(void);
+void markers_init_thread_key(void);
+
+#endif /* ITERPROF_SHIM_H */
