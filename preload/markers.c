@@ -24,6 +24,7 @@
 
 #define ITERPROF_NO_MARKER_MACROS
 #include "iterprof/iterprof.h"
+#include "iterprof/trace-codec.h"
 #include "shim.h"
 
 #define MAX_REGIONS 64    /* per thread; more are dropped and counted */
@@ -233,7 +234,6 @@ static int region_find(struct thread_state *ts, const char *name, bool create)
 
 static void put_u16(uint8_t *p, uint16_t v) { memcpy(p, &v, 2); }
 static void put_u32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
-static void put_u64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
 
 static uint32_t padded(uint32_t n) { return (n + 7u) & ~7u; }
 
@@ -328,27 +328,27 @@ static bool emit_prerequisites(struct thread_state *ts, unsigned region)
 static void write_iteration(struct thread_state *ts, const struct open_iteration *o,
 			    uint64_t end_ns, const struct counter_snapshot *end)
 {
-	const uint32_t size = ITP_ITER_RECORD_SIZE(VALUE_COUNT);
-	uint64_t values[VALUE_COUNT];
-	unsigned flags;
+	struct itp_iteration it;
+	uint32_t size;
 	uint8_t *rec;
 
 	if (unlikely(!emit_prerequisites(ts, o->region)))
 		goto dropped;
-	rec = trace_writer_reserve(&ts->cursor, ts->tid, size);
+	rec = trace_writer_reserve(&ts->cursor, ts->tid, ITP_ITER_RECORD_MAX(VALUE_COUNT));
 	if (unlikely(!rec))
 		goto dropped;
-	flags = counters_delta(&ts->counters, &o->begin, end, values);
-	put_u16(rec + ITP_ITER_OFF_REGION_ID, o->region);
-	put_u16(rec + ITP_ITER_OFF_FLAGS, (uint16_t)flags);
-	put_u32(rec + ITP_ITER_OFF_DEPTH, (uint32_t)(o - ts->stack));
-	put_u64(rec + ITP_ITER_OFF_START_NS, o->start_ns);
-	put_u64(rec + ITP_ITER_OFF_DURATION_NS, end_ns - o->start_ns);
-	put_u64(rec + ITP_ITER_OFF_ENABLED,
-		end->is_valid && o->begin.is_valid ? end->enabled - o->begin.enabled : 0);
-	put_u64(rec + ITP_ITER_OFF_RUNNING,
-		end->is_valid && o->begin.is_valid ? end->running - o->begin.running : 0);
-	memcpy(rec + ITP_ITER_OFF_VALUES, values, sizeof(values));
+	it.region_id = o->region;
+	it.flags = (uint16_t)counters_delta(&ts->counters, &o->begin, end, it.values);
+	it.depth = (uint32_t)(o - ts->stack);
+	it.start_ns = o->start_ns;
+	it.duration_ns = end_ns - o->start_ns;
+	it.enabled = it.running = 0;
+	if (end->is_valid && o->begin.is_valid) {
+		it.enabled = end->enabled - o->begin.enabled;
+		it.running = end->running - o->begin.running;
+	}
+	size = itp_iteration_encode(rec, &it, VALUE_COUNT, ts->cursor.prev_start_ns);
+	ts->cursor.prev_start_ns = it.start_ns;
 	trace_writer_commit(&ts->cursor, rec, ITP_REC_ITERATION, size);
 	ts->iterations++;
 	return;

@@ -149,7 +149,7 @@ struct chunk_cursor {
 	uint32_t chunk_seq;
 	uint32_t thread_seq;
 	uint32_t record_seq;
-	uint32_t generation; /* writer generation the chunk belongs to */
+	uint64_t prev_start_ns; /* of the chunk's last ITERATION (trace-codec.h) */
 };
 
 /* Compute the process-wide header fields once (machine info, counter probe). */
@@ -157,9 +157,11 @@ void trace_writer_prepare_template(void);
 /* Create this process image's trace file and fill its header. 0 or -errno. */
 int trace_writer_open(void);
 /* Reserve @size bytes for a record in the thread's chunk, moving to a new
- * chunk when full. Returns NULL when the trace has no space left. */
+ * chunk when full (which resets prev_start_ns). Returns NULL when the trace
+ * has no space left. */
 uint8_t *trace_writer_reserve(struct chunk_cursor *cur, pid_t tid, uint32_t size);
-/* Publish a record reserved with trace_writer_reserve (release store). */
+/* Publish a record reserved with trace_writer_reserve (release store);
+ * @size may be less than was reserved. */
 void trace_writer_commit(struct chunk_cursor *cur, uint8_t *rec, uint32_t type, uint32_t size);
 /* Write the footer; idempotent. */
 void trace_writer_close(uint64_t iterations, uint64_t dropped);
@@ -167,8 +169,14 @@ void trace_writer_close(uint64_t iterations, uint64_t dropped);
 void trace_writer_after_fork_child(void);
 /* True when a file is open for this process. */
 bool trace_writer_is_open(void);
-/* Current writer generation (changes in a forked child). */
-uint32_t trace_writer_generation(void);
+/* Writer generation: bumped in a forked child, so that each thread state
+ * notices on its next marker that it must start over in the child's file.
+ * Read on every marker, hence inline. */
+extern uint32_t trace_writer_fork_generation;
+static inline uint32_t trace_writer_generation(void)
+{
+	return __atomic_load_n(&trace_writer_fork_generation, __ATOMIC_RELAXED);
+}
 /* Remember a one-line note for the header (first one wins). */
 void trace_writer_set_counters_note(const char *note);
 /* Lock/unlock the writer around fork so the child never inherits it held. */

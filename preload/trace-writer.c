@@ -33,7 +33,6 @@ static struct {
 	bool is_open;
 	bool is_full;        /* stop trying: ENOSPC, EMFILE, ... */
 	bool has_footer;
-	uint32_t generation; /* bumped in a forked child */
 	uint32_t chunk_size;
 	uint8_t *header;     /* mapped header page */
 	uint8_t *segment;    /* current mapped segment */
@@ -61,10 +60,7 @@ void trace_writer_lock(void) { pthread_mutex_lock(&writer.lock); }
 void trace_writer_unlock(void) { pthread_mutex_unlock(&writer.lock); }
 bool trace_writer_is_open(void) { return writer.is_open; }
 
-uint32_t trace_writer_generation(void)
-{
-	return __atomic_load_n(&writer.generation, __ATOMIC_RELAXED);
-}
+uint32_t trace_writer_fork_generation;
 
 void trace_writer_set_counters_note(const char *note)
 {
@@ -269,6 +265,7 @@ uint8_t *trace_writer_reserve(struct chunk_cursor *cur, pid_t tid, uint32_t size
 	cur->chunk_seq++;
 	cur->base = chunk;
 	cur->used = ITP_CHUNK_HEADER_SIZE;
+	cur->prev_start_ns = 0;
 	return chunk + cur->used;
 }
 
@@ -313,5 +310,6 @@ void trace_writer_after_fork_child(void)
 	writer.is_full = false;
 	writer.header = NULL;
 	writer.segment = NULL;
-	__atomic_store_n(&writer.generation, writer.generation + 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&trace_writer_fork_generation, trace_writer_fork_generation + 1,
+			 __ATOMIC_RELAXED);
 }

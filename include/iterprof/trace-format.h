@@ -110,16 +110,14 @@
  *    12   4  reserved
  *    16   -  name       name_len bytes, then NUL, padded to 8
  *
- * ITP_REC_ITERATION: one iteration.
+ * ITP_REC_ITERATION: one iteration, variable length (iterprof/trace-codec.h
+ * encodes and decodes it; the layout is described there).
  *     8   2  region_id
  *    10   2  flags      ITP_ITER_*
- *    12   4  depth      nesting depth of the region when it began (0 = outermost)
- *    16   8  start_ns
- *    24   8  duration_ns
- *    32   8  time_enabled delta of the counter group (ns)
- *    40   8  time_running delta of the counter group (ns)
- *    48   8*counter_count  values[i]: delta of counters[i] over the iteration,
- *                      or ITP_VALUE_UNAVAILABLE
+ *    12   -  varints: depth (0 = outermost open region), start_ns (zigzag delta
+ *            from the previous ITERATION of the chunk), duration_ns,
+ *            time_enabled delta, time_enabled - time_running, then one value
+ *            per counter (delta + 1; 0 = ITP_VALUE_UNAVAILABLE); zero padding
  *
  * ITP_REC_DROPPED: iterations lost since the previous record of this thread.
  *     8   4  count
@@ -235,13 +233,6 @@ enum itp_record_type {
 #define ITP_REGION_OFF_NAME 16
 #define ITP_ITER_OFF_REGION_ID 8
 #define ITP_ITER_OFF_FLAGS 10
-#define ITP_ITER_OFF_DEPTH 12
-#define ITP_ITER_OFF_START_NS 16
-#define ITP_ITER_OFF_DURATION_NS 24
-#define ITP_ITER_OFF_ENABLED 32
-#define ITP_ITER_OFF_RUNNING 40
-#define ITP_ITER_OFF_VALUES 48
-#define ITP_ITER_RECORD_SIZE(counter_count) (48u + 8u * (counter_count))
 #define ITP_DROPPED_OFF_COUNT 8
 #define ITP_DROPPED_OFF_REASON 12
 #define ITP_DROPPED_RECORD_SIZE 16

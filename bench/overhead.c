@@ -1,0 +1,161 @@
+/*
+ * Per-iteration cost of the shim against its floor, measured in one run.
+ *
+ * Run under `iterprof record` (scripts/bench-overhead does). Two loops with
+ * empty iteration bodies are timed in alternating blocks, so that the noise
+ * of a shared VM (bimodal syscall costs that persist for seconds, see
+ * ../shared/reference/costs.md) falls on both alike:
+ *   floor: what any per-iteration reader of these counters must do: a group
+ *          read and a clock read at begin, a clock read and a group read at
+ *          end, on a group of the same five software events;
+ *   shim:  iterprof_iter_begin() + iterprof_iter_end().
+ * Prints ns per iteration of each (median over blocks) and the ratio
+ * shim / floor (median of the per-pair ratios).
+ *
+ *   overhead [BLOCKS [ITERATIONS_PER_BLOCK]]
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <linux/perf_event.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <iterprof/iterprof.h>
+
+static const uint32_t events[] = {
+	PERF_COUNT_SW_PAGE_FAULTS_MIN, PERF_COUNT_SW_TASK_CLOCK, PERF_COUNT_SW_PAGE_FAULTS_MAJ,
+	PERF_COUNT_SW_CONTEXT_SWITCHES, PERF_COUNT_SW_CPU_MIGRATIONS,
+};
+#define NEVENTS (sizeof(events) / sizeof(events[0]))
+
+static int open_group(int exclude_kernel)
+{
+	int leader = -1;
+
+	for (size_t i = 0; i < NEVENTS; i++) {
+		struct perf_event_attr attr;
+		int fd;
+
+		memset(&attr, 0, sizeof(attr));
+		attr.size = sizeof(attr);
+		attr.type = PERF_TYPE_SOFTWARE;
+		attr.config = events[i];
+		attr.read_format = PERF_FORMAT_GROUP | PERF_FORMAT_TOTAL_TIME_ENABLED |
+				   PERF_FORMAT_TOTAL_TIME_RUNNING | PERF_FORMAT_ID;
+		attr.exclude_kernel = exclude_kernel;
+		attr.exclude_hv = 1;
+		fd = (int)syscall(SYS_perf_event_open, &attr, 0, -1, leader, PERF_FLAG_FD_CLOEXEC);
+		if (fd < 0)
+			return -errno;
+		if (i == 0)
+			leader = fd;
+	}
+	return leader;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static volatile uint64_t sink;
+
+static double floor_block(int leader, long n)
+{
+	uint64_t buf[3 + 2 * NEVENTS];
+	uint64_t t0 = now_ns();
+
+	for (long i = 0; i < n; i++) {
+		uint64_t begin, end;
+
+		if (read(leader, buf, sizeof(buf)) < 0)
+			abort();
+		begin = now_ns();
+		end = now_ns();
+		if (read(leader, buf, sizeof(buf)) < 0)
+			abort();
+		sink += end - begin + buf[3];
+	}
+	return (double)(now_ns() - t0) / (double)n;
+}
+
+static double shim_block(long n)
+{
+	uint64_t t0 = now_ns();
+
+	for (long i = 0; i < n; i++) {
+		iterprof_iter_begin("overhead");
+		iterprof_iter_end("overhead");
+	}
+	return (double)(now_ns() - t0) / (double)n;
+}
+
+static int compare_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof(*v), compare_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+int main(int argc, char **argv)
+{
+	int blocks = argc > 1 ? atoi(argv[1]) : 21;
+	long per_block = argc > 2 ? atol(argv[2]) : 20000;
+	double *floor_ns, *shim_ns, *ratio;
+	int leader = open_group(0);
+
+	if (leader < 0)
+		leader = open_group(1);
+	if (leader < 0) {
+		fprintf(stderr, "overhead: perf_event_open: %s\n", strerror(-leader));
+		return 1;
+	}
+	if (!dlsym(RTLD_DEFAULT, "iterprof_iter_begin")) {
+		fprintf(stderr, "overhead: the shim is not loaded: run under iterprof record\n");
+		return 1;
+	}
+	if (blocks < 1 || per_block < 1) {
+		fprintf(stderr, "usage: overhead [BLOCKS [ITERATIONS_PER_BLOCK]]\n");
+		return 2;
+	}
+	floor_ns = calloc((size_t)blocks, sizeof(double));
+	shim_ns = calloc((size_t)blocks, sizeof(double));
+	ratio = calloc((size_t)blocks, sizeof(double));
+	if (!floor_ns || !shim_ns || !ratio)
+		return 1;
+	/* Warm up both paths (page faults of the trace, thread setup). */
+	floor_block(leader, per_block / 10 + 1);
+	shim_block(per_block / 10 + 1);
+	for (int b = 0; b < blocks; b++) {
+		/* Alternate which goes first, so neither always follows the other. */
+		if (b % 2) {
+			shim_ns[b] = shim_block(per_block);
+			floor_ns[b] = floor_block(leader, per_block);
+		} else {
+			floor_ns[b] = floor_block(leader, per_block);
+			shim_ns[b] = shim_block(per_block);
+		}
+		ratio[b] = shim_ns[b] / floor_ns[b];
+	}
+	printf("floor (2 group reads of %zu sw events + 2 clock reads): %.0f ns/iteration\n",
+	       NEVENTS, median(floor_ns, blocks));
+	printf("shim  (iterprof_iter_begin + iterprof_iter_end):        %.0f ns/iteration\n",
+	       median(shim_ns, blocks));
+	printf("ratio shim/floor: %.3f (median of %d paired blocks of %ld iterations)\n",
+	       median(ratio, blocks), blocks, per_block);
+	return 0;
+}
