@@ -5,8 +5,11 @@
 #ifndef ITERPROF_RECORDING_H
 #define ITERPROF_RECORDING_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "iterprof/trace-format.h"
 
 struct recording_summary {
 	unsigned processes;        /* trace files (process images) */
@@ -14,7 +17,10 @@ struct recording_summary {
 	unsigned regions;          /* distinct (process, thread, region) streams */
 	uint64_t iterations;
 	uint64_t dropped;
-	unsigned truncated_files;  /* files without a clean-exit footer */
+	/* files without a clean-exit footer, not counting images that ended
+	 * by exec (a later exec_generation of their pid exists), which never
+	 * write one */
+	unsigned truncated_files;
 	/* The first non-empty counters_note of the files: why counters are
 	 * degraded on this machine, for the launcher to print once. */
 	char counters_note[128];
@@ -27,5 +33,108 @@ struct recording_summary {
  */
 int recording_summarize(const char *path, struct recording_summary *summary,
 			char *why, size_t why_len);
+
+/*
+ * The model: what a recording holds, per process image, thread and region.
+ *
+ * Per-iteration data is columnar (one array per field) so that 10 million
+ * iterations of a region cost 16 bytes each for start and duration, plus
+ * 2 for flags and 8 per counter that counts; counters that do not count
+ * have no column at all.
+ */
+struct recording_counter {
+	char name[33];
+	uint16_t id;      /* ITP_COUNTER_* */
+	uint16_t source;  /* ITP_SOURCE_* */
+	uint32_t error;   /* errno when it does not count */
+	bool is_counting; /* its values are data */
+	bool is_kernel;   /* includes kernel mode */
+	char why[81];     /* why it does not count ("" if it does) */
+};
+
+/* One region of one thread: its iterations, in the order they ended. */
+struct recording_region {
+	char *name;
+	size_t count;
+	size_t capacity;
+	uint64_t *start_ns;    /* the clock_id time stamps of the trace */
+	uint64_t *duration_ns;
+	uint16_t *flags;       /* ITP_ITER_* */
+	/* values[c][i]: delta of counter c over iteration i, or
+	 * ITP_VALUE_UNAVAILABLE; NULL for a counter that does not count */
+	uint64_t *values[ITP_MAX_COUNTERS];
+	uint32_t min_depth;    /* nesting depth: 0 = outermost */
+};
+
+struct recording_thread {
+	uint32_t tid;
+	uint32_t thread_seq;
+	char name[17];         /* "" if its THREAD record was lost */
+	uint64_t iterations;
+	uint64_t dropped;      /* iterations the shim dropped (DROPPED records) */
+	uint64_t lost_records; /* gaps in the record sequence */
+	unsigned region_count;
+	struct recording_region *regions; /* in order of first use */
+	unsigned note_count;
+	char **notes;          /* NOTE records, in order */
+};
+
+struct recording_process {
+	char *file;            /* path of the trace file */
+	uint32_t pid, ppid, exec_generation, uid, clock_id;
+	uint16_t version_major, version_minor;
+	uint64_t start_ns, start_realtime_ns, config_flags;
+	uint32_t clock_read_cost_ns;
+	char host[ITP_HOST_LEN + 1];
+	char kernel[ITP_KERNEL_LEN + 1];
+	char cpu_model[ITP_CPU_MODEL_LEN + 1];
+	char exe[ITP_EXE_LEN + 1];
+	char cmdline[ITP_CMDLINE_LEN + 1];
+	char counters_note[ITP_COUNTERS_NOTE_LEN + 1];
+	unsigned counter_count;
+	struct recording_counter counters[ITP_MAX_COUNTERS];
+
+	bool has_footer;       /* exited cleanly */
+	bool is_cut;           /* the file ends inside a chunk */
+	bool is_ended_by_exec; /* no footer, but a later image of the pid exists */
+	bool is_truncated;     /* (!has_footer && !is_ended_by_exec) || is_cut */
+	uint64_t end_ns;       /* footer, 0 without */
+	uint64_t footer_iterations, footer_dropped;
+
+	uint64_t iterations;   /* read from the file */
+	uint64_t dropped;      /* sum of the threads' */
+	uint64_t dropped_by_reason[ITP_DROP_TOO_MANY_REGIONS + 1]; /* [0]: unknown */
+	uint64_t lost_records;
+	unsigned thread_count;
+	struct recording_thread *threads; /* in the order they started writing */
+};
+
+struct recording {
+	char *path;            /* as given to recording_open() */
+	unsigned process_count;
+	struct recording_process *processes; /* by pid, then exec_generation */
+};
+
+/*
+ * Read @path: a directory (every iterprof-*.trace file in it) or one trace
+ * file. On success *@out is the model; free it with recording_free().
+ * Returns 0 or -errno with a one-line reason in @why:
+ *     -EINVAL, -EPROTONOSUPPORT  a bad file: "<file>: byte <offset>: <why>"
+ *     -ENOENT (no trace file in a directory), -EACCES, ...:
+ *                                "<path>: <why>"
+ *     -ENOMEM
+ */
+int recording_open(const char *path, struct recording **out, char *why, size_t why_len);
+
+/* The same over one trace held in memory (@name stands for its file name);
+ * the buffer is not needed after return. For tests and fuzzing. */
+int recording_open_buffer(const void *data, size_t size, const char *name,
+			  struct recording **out, char *why, size_t why_len);
+
+/* Free a model. Accepts NULL. */
+void recording_free(struct recording *recording);
+
+/* Index of the counter of @process with id @id that counts, or -1. */
+int recording_counter_index(const struct recording_process *process, uint16_t id);
 
 #endif /* ITERPROF_RECORDING_H */

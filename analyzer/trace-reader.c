@@ -1,0 +1,630 @@
+/*
+ * trace_reader: validation and streaming of one trace file. See
+ * trace-reader.h for the contract and include/iterprof/trace-format.h for the
+ * bytes.
+ *
+ * Nothing read from the file is trusted before it is checked: a field is
+ * read only after checking that it lies inside the file, and every size is
+ * compared with the bytes that remain before the reader moves past it. All
+ * loads go through le16/le32/le64 (byte loads), so a damaged size can never
+ * make a load misaligned or read past the mapping.
+ */
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "trace-reader.h"
+
+/* Limits beyond which a header value is damage, not a choice of the writer. */
+#define TRACE_MAX_HEADER_SIZE (1u << 20)
+#define TRACE_MAX_CHUNK_SIZE (1u << 30)
+
+struct trace_chunk {
+	uint64_t offset; /* of the chunk in the file */
+	uint64_t length; /* bytes present: chunk_size, or less for a cut chunk */
+	uint32_t tid, thread_seq, chunk_seq;
+};
+
+struct trace_reader {
+	char *name;
+	const unsigned char *data;
+	size_t size;
+	void *map; /* what to munmap, NULL for a caller's buffer */
+	size_t map_size;
+	struct trace_file_info info;
+	struct trace_chunk *chunks; /* used chunks, by thread then chunk_seq */
+	size_t chunk_used;
+	struct trace_thread_info *threads;
+	size_t *thread_first; /* index in chunks[] of each thread's first */
+	unsigned thread_count;
+};
+
+static uint16_t le16(const unsigned char *p)
+{
+	return (uint16_t)(p[0] | p[1] << 8);
+}
+
+static uint32_t le32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	       (uint32_t)p[3] << 24;
+}
+
+static uint64_t le64(const unsigned char *p)
+{
+	return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
+}
+
+/* Write "<name>: byte <offset>: <fmt...>" into @why; return @err. */
+static int __attribute__((format(printf, 6, 7)))
+reader_fail(const struct trace_reader *r, char *why, size_t why_len, uint64_t offset,
+	    int err, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (!why || !why_len)
+		return err;
+	n = snprintf(why, why_len, "%s: byte %" PRIu64 ": ", r->name, offset);
+	if (n >= 0 && (size_t)n < why_len) {
+		va_start(ap, fmt);
+		vsnprintf(why + n, why_len - (size_t)n, fmt, ap);
+		va_end(ap);
+	}
+	return err;
+}
+
+/* Copy a fixed-size field that should hold a NUL-terminated string; @dst has
+ * @len + 1 bytes and is always terminated, even if the field is not. */
+static void copy_field(char *dst, const unsigned char *src, size_t len)
+{
+	size_t n = strnlen((const char *)src, len);
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+static bool is_power_of_two(uint32_t v)
+{
+	return v && !(v & (v - 1));
+}
+
+static int parse_header(struct trace_reader *r, char *why, size_t why_len)
+{
+	const unsigned char *d = r->data;
+	size_t size = r->size;
+	struct trace_file_info *info = &r->info;
+	static const unsigned char zeros[ITP_MAGIC_LEN];
+
+	/* Magic first, then the version: a foreign or newer file must get a
+	 * message about what it is, not about a field we misread. */
+	if (size == 0)
+		return reader_fail(r, why, why_len, 0, -EINVAL,
+				   "empty file (its writer stopped before writing a header)");
+	if (size < ITP_MAGIC_LEN) {
+		if (!memcmp(d, ITP_MAGIC, size))
+			return reader_fail(r, why, why_len, size, -EINVAL,
+					   "file ends inside the %u-byte header",
+					   ITP_HEADER_SIZE);
+		return reader_fail(r, why, why_len, 0, -EINVAL,
+				   "not an iterprof trace (no \"" ITP_MAGIC "\" magic)");
+	}
+	if (memcmp(d, ITP_MAGIC, ITP_MAGIC_LEN)) {
+		if (!memcmp(d, zeros, ITP_MAGIC_LEN))
+			return reader_fail(r, why, why_len, 0, -EINVAL,
+					   "header never written (zeros where the \"" ITP_MAGIC
+					   "\" magic should be)");
+		return reader_fail(r, why, why_len, 0, -EINVAL,
+				   "not an iterprof trace (no \"" ITP_MAGIC "\" magic)");
+	}
+	if (size < ITP_OFF_HEADER_SIZE)
+		return reader_fail(r, why, why_len, size, -EINVAL,
+				   "file ends inside the %u-byte header", ITP_HEADER_SIZE);
+	info->version_major = le16(d + ITP_OFF_VERSION_MAJOR);
+	info->version_minor = le16(d + ITP_OFF_VERSION_MINOR);
+	if (info->version_major > ITP_VERSION_MAJOR)
+		return reader_fail(r, why, why_len, ITP_OFF_VERSION_MAJOR, -EPROTONOSUPPORT,
+				   "written by a newer iterprof (format %u.%u); this iterprof "
+				   "reads format %u.x",
+				   info->version_major, info->version_minor, ITP_VERSION_MAJOR);
+	if (info->version_major < ITP_VERSION_MAJOR)
+		return reader_fail(r, why, why_len, ITP_OFF_VERSION_MAJOR, -EPROTONOSUPPORT,
+				   "format %u.%u was never released; this iterprof reads "
+				   "format %u.x",
+				   info->version_major, info->version_minor, ITP_VERSION_MAJOR);
+	if (size < ITP_HEADER_SIZE)
+		return reader_fail(r, why, why_len, size, -EINVAL,
+				   "file ends inside the %u-byte header", ITP_HEADER_SIZE);
+
+	info->header_size = le32(d + ITP_OFF_HEADER_SIZE);
+	if (info->header_size < ITP_HEADER_SIZE || info->header_size % ITP_HEADER_SIZE ||
+	    info->header_size > TRACE_MAX_HEADER_SIZE)
+		return reader_fail(r, why, why_len, ITP_OFF_HEADER_SIZE, -EINVAL,
+				   "impossible header size %" PRIu32 " (expected %u)",
+				   info->header_size, ITP_HEADER_SIZE);
+	{
+		uint32_t tag = le32(d + ITP_OFF_ENDIAN_TAG);
+
+		if (tag == __builtin_bswap32(ITP_ENDIAN_TAG))
+			return reader_fail(r, why, why_len, ITP_OFF_ENDIAN_TAG, -EINVAL,
+					   "written on a big-endian machine; this iterprof "
+					   "reads little-endian traces");
+		if (tag != ITP_ENDIAN_TAG)
+			return reader_fail(r, why, why_len, ITP_OFF_ENDIAN_TAG, -EINVAL,
+					   "bad endian tag 0x%08" PRIx32 " (expected 0x%08x)",
+					   tag, ITP_ENDIAN_TAG);
+	}
+	info->chunk_size = le32(d + ITP_OFF_CHUNK_SIZE);
+	if (!is_power_of_two(info->chunk_size) || info->chunk_size < 4096 ||
+	    info->chunk_size > TRACE_MAX_CHUNK_SIZE)
+		return reader_fail(r, why, why_len, ITP_OFF_CHUNK_SIZE, -EINVAL,
+				   "impossible chunk size %" PRIu32
+				   " (a power of two from 4096 to 2^30)",
+				   info->chunk_size);
+	info->counter_count = le32(d + ITP_OFF_COUNTER_COUNT);
+	if (info->counter_count > ITP_MAX_COUNTERS)
+		return reader_fail(r, why, why_len, ITP_OFF_COUNTER_COUNT, -EINVAL,
+				   "%" PRIu32 " counters (at most %u)", info->counter_count,
+				   ITP_MAX_COUNTERS);
+	if (size < info->header_size)
+		return reader_fail(r, why, why_len, size, -EINVAL,
+				   "file ends inside the %" PRIu32 "-byte header",
+				   info->header_size);
+
+	info->flags = le32(d + ITP_OFF_FLAGS);
+	info->pid = le32(d + ITP_OFF_PID);
+	info->ppid = le32(d + ITP_OFF_PPID);
+	info->exec_generation = le32(d + ITP_OFF_EXEC_GENERATION);
+	info->clock_id = le32(d + ITP_OFF_CLOCK_ID);
+	info->start_ns = le64(d + ITP_OFF_START_NS);
+	info->start_realtime_ns = le64(d + ITP_OFF_START_REALTIME_NS);
+	info->clock_read_cost_ns = le32(d + ITP_OFF_CLOCK_READ_COST_NS);
+	info->uid = le32(d + ITP_OFF_UID);
+	info->config_flags = le64(d + ITP_OFF_CONFIG_FLAGS);
+	copy_field(info->host, d + ITP_OFF_HOST, ITP_HOST_LEN);
+	copy_field(info->kernel, d + ITP_OFF_KERNEL, ITP_KERNEL_LEN);
+	copy_field(info->cpu_model, d + ITP_OFF_CPU_MODEL, ITP_CPU_MODEL_LEN);
+	copy_field(info->exe, d + ITP_OFF_EXE, ITP_EXE_LEN);
+	copy_field(info->cmdline, d + ITP_OFF_CMDLINE, ITP_CMDLINE_LEN);
+	copy_field(info->counters_note, d + ITP_OFF_COUNTERS_NOTE, ITP_COUNTERS_NOTE_LEN);
+
+	for (uint32_t i = 0; i < info->counter_count; i++) {
+		const unsigned char *cd = d + ITP_OFF_COUNTERS + ITP_COUNTER_DESC_SIZE * i;
+		struct trace_counter *c = &info->counters[i];
+
+		c->id = le16(cd + ITP_CD_OFF_ID);
+		c->source = le16(cd + ITP_CD_OFF_SOURCE);
+		c->flags = le32(cd + ITP_CD_OFF_FLAGS);
+		c->error = le32(cd + ITP_CD_OFF_ERROR);
+		c->is_counting = c->flags & ITP_COUNTER_COUNTS;
+		copy_field(c->name, cd + ITP_CD_OFF_NAME, ITP_CD_NAME_LEN);
+		copy_field(c->why, cd + ITP_CD_OFF_WHY, ITP_CD_WHY_LEN);
+		/* A report needs a name to show; a writer that left it empty
+		 * still told us the position. */
+		if (!c->name[0])
+			snprintf(c->name, sizeof(c->name), "counter%" PRIu32, i);
+	}
+
+	/* The footer's magic is stored last, so a footer with its magic is
+	 * whole; anything else means the writer never finished. */
+	{
+		const unsigned char *f = d + ITP_OFF_FOOTER;
+
+		info->has_footer = le32(f + ITP_FT_OFF_MAGIC) == ITP_FOOTER_MAGIC;
+		if (info->has_footer) {
+			info->end_reason = le32(f + ITP_FT_OFF_REASON);
+			info->end_ns = le64(f + ITP_FT_OFF_END_NS);
+			info->footer_iterations = le64(f + ITP_FT_OFF_ITERATIONS);
+			info->footer_dropped = le64(f + ITP_FT_OFF_DROPPED);
+			info->footer_chunks_used = le64(f + ITP_FT_OFF_CHUNKS_USED);
+		}
+	}
+	info->file_size = size;
+	return 0;
+}
+
+static int chunk_compare(const void *a, const void *b)
+{
+	const struct trace_chunk *x = a, *y = b;
+
+	if (x->thread_seq != y->thread_seq)
+		return x->thread_seq < y->thread_seq ? -1 : 1;
+	if (x->tid != y->tid)
+		return x->tid < y->tid ? -1 : 1;
+	if (x->chunk_seq != y->chunk_seq)
+		return x->chunk_seq < y->chunk_seq ? -1 : 1;
+	return x->offset < y->offset ? -1 : x->offset > y->offset;
+}
+
+/* Find the used chunks, sort them per thread and check that no chunk
+ * position is claimed twice. */
+static int index_chunks(struct trace_reader *r, char *why, size_t why_len)
+{
+	struct trace_file_info *info = &r->info;
+	uint64_t body = r->size - info->header_size;
+	uint64_t whole = body / info->chunk_size;
+	uint64_t rest = body % info->chunk_size;
+	uint64_t count = whole + (rest >= ITP_CHUNK_HEADER_SIZE);
+
+	/* A cut last chunk is what a full disk or a copy interrupted midway
+	 * leaves; its whole records are still good. */
+	info->is_cut = rest != 0;
+	/* A footer counts the chunks handed out: fewer whole chunks in the
+	 * file means it was cut at a chunk boundary (a partial copy). */
+	if (info->has_footer && info->footer_chunks_used > whole)
+		info->is_cut = true;
+	info->is_truncated = !info->has_footer || info->is_cut;
+	info->chunk_count = count;
+	if (!count)
+		return 0;
+	r->chunks = calloc(count, sizeof(*r->chunks));
+	if (!r->chunks)
+		return reader_fail(r, why, why_len, 0, -ENOMEM, "out of memory indexing %" PRIu64
+				   " chunks", count);
+	for (uint64_t k = 0; k < count; k++) {
+		uint64_t off = info->header_size + k * info->chunk_size;
+		const unsigned char *c = r->data + off;
+		uint32_t magic = le32(c + ITP_CH_OFF_MAGIC);
+		struct trace_chunk *ch;
+
+		if (magic == 0) {
+			info->unused_chunks++;
+			continue;
+		}
+		if (magic != ITP_CHUNK_MAGIC)
+			return reader_fail(r, why, why_len, off, -EINVAL,
+					   "bad chunk magic 0x%08" PRIx32 " (chunk %" PRIu64
+					   "; expected 0x%08x or 0)",
+					   magic, k, ITP_CHUNK_MAGIC);
+		ch = &r->chunks[r->chunk_used++];
+		ch->offset = off;
+		ch->length = k < whole ? info->chunk_size : rest;
+		ch->tid = le32(c + ITP_CH_OFF_TID);
+		ch->thread_seq = le32(c + ITP_CH_OFF_THREAD_SEQ);
+		ch->chunk_seq = le32(c + ITP_CH_OFF_CHUNK_SEQ);
+	}
+	qsort(r->chunks, r->chunk_used, sizeof(*r->chunks), chunk_compare);
+
+	for (size_t i = 0; i < r->chunk_used; i++) {
+		const struct trace_chunk *ch = &r->chunks[i], *prev = i ? ch - 1 : NULL;
+
+		if (prev && prev->thread_seq == ch->thread_seq && prev->tid == ch->tid) {
+			if (prev->chunk_seq == ch->chunk_seq)
+				return reader_fail(r, why, why_len, ch->offset, -EINVAL,
+						   "chunk %" PRIu32 " of thread %" PRIu32
+						   " appears twice (also at byte %" PRIu64 ")",
+						   ch->chunk_seq, ch->tid, prev->offset);
+			continue;
+		}
+		r->thread_count++;
+	}
+	r->threads = calloc(r->thread_count ? r->thread_count : 1, sizeof(*r->threads));
+	r->thread_first = calloc(r->thread_count ? r->thread_count : 1,
+				 sizeof(*r->thread_first));
+	if (!r->threads || !r->thread_first)
+		return reader_fail(r, why, why_len, 0, -ENOMEM, "out of memory indexing threads");
+	for (size_t i = 0, t = 0; i < r->chunk_used; i++) {
+		const struct trace_chunk *ch = &r->chunks[i];
+
+		if (i && ch[-1].thread_seq == ch->thread_seq && ch[-1].tid == ch->tid) {
+			r->threads[t - 1].chunk_count++;
+			continue;
+		}
+		r->threads[t].tid = ch->tid;
+		r->threads[t].thread_seq = ch->thread_seq;
+		r->threads[t].chunk_count = 1;
+		r->thread_first[t] = i;
+		t++;
+	}
+	return 0;
+}
+
+int trace_reader_open_buffer(const void *data, size_t size, const char *name,
+			     struct trace_reader **out, char *why, size_t why_len)
+{
+	struct trace_reader *r;
+	int err;
+
+	*out = NULL;
+	r = calloc(1, sizeof(*r));
+	if (!r || !(r->name = strdup(name))) {
+		free(r);
+		if (why && why_len)
+			snprintf(why, why_len, "%s: out of memory", name);
+		return -ENOMEM;
+	}
+	r->data = data;
+	r->size = size;
+	err = parse_header(r, why, why_len);
+	if (!err)
+		err = index_chunks(r, why, why_len);
+	if (err) {
+		trace_reader_close(r);
+		return err;
+	}
+	*out = r;
+	return 0;
+}
+
+int trace_reader_open(const char *path, struct trace_reader **out, char *why,
+		      size_t why_len)
+{
+	struct stat st;
+	void *map = NULL;
+	int fd, err;
+
+	*out = NULL;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		err = -errno;
+		goto fail_errno;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		err = -EISDIR;
+		goto fail_errno;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		/* A pipe or device has no stable size to map. */
+		if (why && why_len)
+			snprintf(why, why_len, "%s: not a regular file", path);
+		close(fd);
+		return -EINVAL;
+	}
+	if (st.st_size > 0) {
+		if ((uint64_t)st.st_size > SIZE_MAX) {
+			err = -EFBIG;
+			goto fail_errno;
+		}
+		map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+		if (map == MAP_FAILED) {
+			err = -errno;
+			goto fail_errno;
+		}
+	}
+	close(fd);
+	fd = -1;
+	err = trace_reader_open_buffer(map, map ? (size_t)st.st_size : 0, path, out, why,
+				       why_len);
+	if (err) {
+		if (map)
+			munmap(map, (size_t)st.st_size);
+		return err;
+	}
+	(*out)->map = map;
+	(*out)->map_size = (size_t)st.st_size;
+	return 0;
+
+fail_errno:
+	if (why && why_len)
+		snprintf(why, why_len, "%s: %s", path, strerror(-err));
+	if (fd >= 0)
+		close(fd);
+	return err;
+}
+
+void trace_reader_close(struct trace_reader *r)
+{
+	if (!r)
+		return;
+	if (r->map)
+		munmap(r->map, r->map_size);
+	free(r->chunks);
+	free(r->threads);
+	free(r->thread_first);
+	free(r->name);
+	free(r);
+}
+
+const char *trace_reader_name(const struct trace_reader *r)
+{
+	return r->name;
+}
+
+const struct trace_file_info *trace_reader_info(const struct trace_reader *r)
+{
+	return &r->info;
+}
+
+unsigned trace_reader_thread_count(const struct trace_reader *r)
+{
+	return r->thread_count;
+}
+
+const struct trace_thread_info *trace_reader_thread(const struct trace_reader *r,
+						    unsigned index)
+{
+	assert(index < r->thread_count);
+	return &r->threads[index];
+}
+
+void trace_cursor_init(struct trace_cursor *c, const struct trace_reader *r, unsigned thread)
+{
+	assert(thread < r->thread_count);
+	memset(c, 0, sizeof(*c));
+	c->reader = r;
+	c->thread = thread;
+	c->pos = ITP_CHUNK_HEADER_SIZE;
+}
+
+static void cursor_next_chunk(struct trace_cursor *c)
+{
+	c->chunk++;
+	c->pos = ITP_CHUNK_HEADER_SIZE;
+	c->prev_start_ns = 0; /* start times are deltas within a chunk */
+}
+
+/* Decode the payload of a record whose header has been checked; 0 or
+ * -EINVAL. @p points at the record, @size bytes of it are in the chunk. */
+static int decode_record(const struct trace_cursor *c, const struct trace_chunk *ch,
+			 const unsigned char *p, struct trace_record *rec, char *why,
+			 size_t why_len)
+{
+	const struct trace_reader *r = c->reader;
+	uint32_t size = rec->size;
+
+	switch (rec->type) {
+	case ITP_REC_THREAD:
+		if (size < ITP_THREAD_RECORD_SIZE)
+			break;
+		rec->thread.tid = le32(p + ITP_THREAD_OFF_TID);
+		rec->thread.name = (const char *)p + ITP_THREAD_OFF_NAME;
+		rec->thread.name_len = (uint32_t)strnlen(rec->thread.name, ITP_THREAD_NAME_LEN);
+		if (rec->thread.tid != ch->tid)
+			return reader_fail(r, why, why_len, rec->offset, -EINVAL,
+					   "thread record for tid %" PRIu32
+					   " in a chunk of tid %" PRIu32,
+					   rec->thread.tid, ch->tid);
+		return 0;
+	case ITP_REC_REGION:
+		if (size < ITP_REGION_OFF_NAME)
+			break;
+		rec->region.id = le16(p + ITP_REGION_OFF_ID);
+		rec->region.name_len = le16(p + ITP_REGION_OFF_NAME_LEN);
+		rec->region.name = (const char *)p + ITP_REGION_OFF_NAME;
+		/* name, then its NUL, inside the record */
+		if (rec->region.name_len > ITP_NAME_MAX ||
+		    (uint32_t)rec->region.name_len + 1 > size - ITP_REGION_OFF_NAME)
+			return reader_fail(r, why, why_len, rec->offset, -EINVAL,
+					   "region name of %u bytes in a %" PRIu32
+					   "-byte record",
+					   rec->region.name_len, size);
+		return 0;
+	case ITP_REC_ITERATION:
+		if (size < ITP_ITER_OFF_PAYLOAD)
+			break;
+		if (itp_iteration_decode(p, size, r->info.counter_count, c->prev_start_ns,
+					 &rec->iteration))
+			return reader_fail(r, why, why_len, rec->offset, -EINVAL,
+					   "iteration record of %" PRIu32
+					   " bytes does not decode (a value is cut short or "
+					   "malformed)",
+					   size);
+		return 0;
+	case ITP_REC_DROPPED:
+		if (size < ITP_DROPPED_RECORD_SIZE)
+			break;
+		rec->dropped.count = le32(p + ITP_DROPPED_OFF_COUNT);
+		rec->dropped.reason = le32(p + ITP_DROPPED_OFF_REASON);
+		return 0;
+	case ITP_REC_NOTE:
+		if (size < ITP_NOTE_OFF_TEXT)
+			break;
+		rec->note.len = le32(p + ITP_NOTE_OFF_LEN);
+		rec->note.text = (const char *)p + ITP_NOTE_OFF_TEXT;
+		if (rec->note.len >= size - ITP_NOTE_OFF_TEXT)
+			return reader_fail(r, why, why_len, rec->offset, -EINVAL,
+					   "note of %" PRIu32 " bytes in a %" PRIu32
+					   "-byte record",
+					   rec->note.len, size);
+		return 0;
+	}
+	return reader_fail(r, why, why_len, rec->offset, -EINVAL,
+			   "record of type %u is %" PRIu32 " bytes, too short for its type",
+			   (unsigned)rec->type, size);
+}
+
+int trace_cursor_next(struct trace_cursor *c, struct trace_record *rec, char *why,
+		      size_t why_len)
+{
+	const struct trace_reader *r = c->reader;
+	const struct trace_thread_info *t = &r->threads[c->thread];
+	const struct trace_chunk *chunks = &r->chunks[r->thread_first[c->thread]];
+
+	while (!c->done && c->chunk < t->chunk_count) {
+		const struct trace_chunk *ch = &chunks[c->chunk];
+		const unsigned char *p;
+		uint32_t word, type, size, delta;
+		int err;
+
+		if (ch->length < ITP_RECORD_HEADER_SIZE ||
+		    c->pos > ch->length - ITP_RECORD_HEADER_SIZE) {
+			cursor_next_chunk(c);
+			continue;
+		}
+		p = r->data + ch->offset + c->pos;
+		word = le32(p);
+		if (word == 0) { /* the writer had not got further */
+			cursor_next_chunk(c);
+			continue;
+		}
+		memset(rec, 0, sizeof(*rec));
+		type = ITP_RECORD_TYPE(word);
+		size = ITP_RECORD_SIZE(word);
+		rec->offset = ch->offset + c->pos;
+		if (size < ITP_RECORD_HEADER_SIZE || size % 8)
+			return reader_fail(r, why, why_len, rec->offset, -EINVAL,
+					   "impossible record size %" PRIu32
+					   " (a multiple of 8, at least 8)",
+					   size);
+		if (size > r->info.chunk_size - c->pos)
+			return reader_fail(r, why, why_len, rec->offset, -EINVAL,
+					   "record of %" PRIu32 " bytes does not fit its chunk "
+					   "(%" PRIu64 " bytes left)",
+					   size, r->info.chunk_size - c->pos);
+		if (size > ch->length - c->pos) {
+			/* It would fit the chunk, but the file was cut: the
+			 * records before it are all there is. */
+			cursor_next_chunk(c);
+			continue;
+		}
+		if (type < ITP_REC_THREAD || type > ITP_REC_NOTE) {
+			/* Newer minor versions may add record types; ours
+			 * cannot, so in a file of our minor it is damage. */
+			if (r->info.version_minor > ITP_VERSION_MINOR) {
+				c->pos += size;
+				continue;
+			}
+			return reader_fail(r, why, why_len, rec->offset, -EINVAL,
+					   "unknown record type %" PRIu32, type);
+		}
+		rec->type = (enum itp_record_type)type;
+		rec->size = size;
+		rec->seq = le32(p + ITP_REC_OFF_SEQ);
+		err = decode_record(c, ch, p, rec, why, why_len);
+		if (err)
+			return err;
+
+		/* seq is 32 bits and may wrap in a long run: compare modulo
+		 * 2^32, a forward step below 2^31 being a gap. */
+		delta = rec->seq - (uint32_t)c->next_seq;
+		if (c->records && delta >= 0x80000000u)
+			return reader_fail(r, why, why_len, rec->offset, -EINVAL,
+					   "record seq %" PRIu32 " after seq %" PRIu32
+					   " (out of order)",
+					   rec->seq, (uint32_t)(c->next_seq - 1));
+		c->lost_records += delta;
+		c->next_seq = (uint64_t)rec->seq + 1;
+		if (rec->type == ITP_REC_ITERATION)
+			c->prev_start_ns = rec->iteration.start_ns;
+		c->records++;
+		c->pos += size;
+		return 1;
+	}
+	c->done = true;
+	return 0;
+}
+
+const char *trace_drop_reason_name(uint32_t reason)
+{
+	switch (reason) {
+	case ITP_DROP_TRACE_FULL:
+		return "trace full";
+	case ITP_DROP_UNBALANCED:
+		return "never ended";
+	case ITP_DROP_REENTERED:
+		return "marker called from inside the shim";
+	case ITP_DROP_TOO_DEEP:
+		return "nested too deep";
+	case ITP_DROP_TOO_MANY_REGIONS:
+		return "too many regions";
+	}
+	return "unknown reason";
+}
