@@ -37,6 +37,7 @@ static struct {
 	uint8_t *header;     /* mapped header page */
 	uint8_t *segment;    /* current mapped segment */
 	uint64_t segment_first; /* chunk index of segment[0] */
+	uint32_t segment_chunks; /* chunks in the current segment */
 	uint64_t next_chunk;    /* next chunk index to hand out */
 	uint32_t next_thread_seq;
 	uint32_t exec_generation;
@@ -225,10 +226,16 @@ static uint8_t *next_chunk_locked(void)
 	if (writer.is_full)
 		return NULL;
 	index = writer.next_chunk;
-	if (!writer.segment || index >= writer.segment_first + SEGMENT_CHUNKS) {
+	if (!writer.segment || index >= writer.segment_first + writer.segment_chunks) {
 		off_t offset = (off_t)ITP_HEADER_SIZE + (off_t)index * writer.chunk_size;
-		uint8_t *seg = reserve_and_map(offset, (size_t)SEGMENT_CHUNKS * writer.chunk_size);
+		uint32_t chunks = SEGMENT_CHUNKS;
+		uint8_t *seg = reserve_and_map(offset, (size_t)chunks * writer.chunk_size);
 
+		if (!seg && errno == ENOSPC) {
+			/* Nearly full: keep going chunk by chunk while space lasts. */
+			chunks = 1;
+			seg = reserve_and_map(offset, writer.chunk_size);
+		}
 		if (!seg) {
 			shim_log("trace file full (%s): further iterations are counted as dropped",
 				 strerror(errno));
@@ -237,6 +244,7 @@ static uint8_t *next_chunk_locked(void)
 		}
 		writer.segment = seg;
 		writer.segment_first = index;
+		writer.segment_chunks = chunks;
 	}
 	writer.next_chunk++;
 	return writer.segment + (index - writer.segment_first) * writer.chunk_size;
