@@ -582,7 +582,8 @@ static const char *plural(uint64_t n, const char *one, const char *many)
 	return n == 1 ? one : many;
 }
 
-static void record_summarize(const char *output, const char *output_abs)
+static void record_summarize(const char *output, const char *output_abs,
+			     bool follow)
 {
 	struct recording_summary summary;
 	char other[NAME_MAX + 1];
@@ -630,9 +631,12 @@ static void record_summarize(const char *output, const char *output_abs)
 		cli_info("note: %.*s", (int)sizeof(summary.counters_note),
 			 summary.counters_note);
 	if (summary.iterations == 0)
-		cli_info("the command ran but recorded no iteration: no region marker "
-			 "was called (mark each iteration with iterprof_iter_begin(\"name\") "
-			 "and iterprof_iter_end(\"name\") from <iterprof/iterprof.h>)");
+		cli_info("the command ran but recorded no iteration: no begin/end marker "
+			 "pair was completed%s (mark each iteration with "
+			 "iterprof_iter_begin(\"name\") and iterprof_iter_end(\"name\") "
+			 "from <iterprof/iterprof.h>)",
+			 follow ? "" : " in the command itself (--no-follow: the "
+				       "programs it executes are not recorded)");
 }
 
 int cmd_record(int argc, char **argv)
@@ -683,7 +687,7 @@ int cmd_record(int argc, char **argv)
 	if (exec_errno)
 		rmdir(output_abs); /* nothing ran: leave no empty recording behind */
 	else
-		record_summarize(options.output, output_abs);
+		record_summarize(options.output, output_abs, options.follow);
 out:
 	free(output_abs);
 	free(shim);
