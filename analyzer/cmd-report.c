@@ -1,0 +1,808 @@
+/*
+ * iterprof report: summarise a recording per process, thread and region, as
+ * text for a person or as JSON (doc/report-json.md) for a program.
+ *
+ * Exit status: 0 (also for a truncated trace, which is reported with a
+ * note), 1 when the report could not be produced (out of memory, stdout
+ * write error), 2 for bad usage or an unreadable, corrupt or unsupported
+ * trace.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "cli.h"
+#include "recording.h"
+#include "stats.h"
+#include "trace-reader.h"
+
+#define REPORT_SCHEMA "iterprof.report/1"
+#define REPORT_DEFAULT_PATH "iterprof.data"
+#define REPORT_WIDTH 100 /* columns of the text report, at most */
+#define REPORT_HISTOGRAM_BINS 12
+
+static const char report_usage[] =
+	"usage: iterprof report [--format text|json] [--iterations] [PATH]\n"
+	"\n"
+	"Summarise a recording: per process, thread and region, the iteration\n"
+	"count, duration statistics, a histogram and the counters per iteration.\n"
+	"\n"
+	"  PATH             a recording directory or one trace file\n"
+	"                   (default: " REPORT_DEFAULT_PATH ")\n"
+	"  --format FORMAT  text (default) or json (doc/report-json.md)\n"
+	"  --iterations     also list every iteration\n"
+	"  -h, --help       show this help\n"
+	"\n"
+	"exit status: 0 ok (a truncated trace is reported with a note), 1 failure,\n"
+	"2 bad usage or an unreadable, corrupt or unsupported trace.\n";
+
+static const char truncated_note[] =
+	"(truncated: no clean-exit footer; read up to the last whole record)";
+static const char cut_note[] =
+	"(truncated: the file ends inside a chunk; read up to the last whole record)";
+
+struct report_options {
+	bool is_json;
+	bool with_iterations;
+	const char *path;
+};
+
+/* What is computed once per region for either output. */
+struct counter_result {
+	size_t available; /* iterations with a value */
+	double median;
+	uint64_t total;
+};
+
+struct region_result {
+	struct stats_summary duration;
+	struct stats_histogram histogram;
+	struct counter_result counters[ITP_MAX_COUNTERS];
+	int task_clock;        /* index of the task-clock counter that counts, or -1 */
+	struct counter_result off_cpu;
+};
+
+/* Counters whose values are nanoseconds print as durations. */
+static bool counter_is_time(const struct recording_counter *counter)
+{
+	return counter->id == ITP_COUNTER_TASK_CLOCK || counter->id == ITP_COUNTER_RUN_DELAY;
+}
+
+static void counter_summarize(uint64_t *scratch, size_t n, struct counter_result *out)
+{
+	struct stats_summary s;
+
+	memset(out, 0, sizeof(*out));
+	out->available = n;
+	if (!n)
+		return;
+	stats_sort(scratch, n);
+	stats_summarize_sorted(scratch, n, &s);
+	out->median = s.median;
+	out->total = s.total;
+}
+
+/* Compute @result for @region; @scratch holds region->count values. */
+static void region_compute(const struct recording_process *process,
+			   const struct recording_region *region, uint64_t *scratch,
+			   struct region_result *result)
+{
+	size_t n = region->count, k;
+
+	memset(result, 0, sizeof(*result));
+	result->task_clock = recording_counter_index(process, ITP_COUNTER_TASK_CLOCK);
+	if (!n)
+		return;
+	memcpy(scratch, region->duration_ns, n * sizeof(*scratch));
+	stats_sort(scratch, n);
+	stats_summarize_sorted(scratch, n, &result->duration);
+	stats_histogram_build(scratch, n, REPORT_HISTOGRAM_BINS, &result->histogram);
+
+	for (unsigned c = 0; c < process->counter_count; c++) {
+		const uint64_t *values = region->values[c];
+
+		if (!values)
+			continue;
+		k = 0;
+		for (size_t i = 0; i < n; i++)
+			if (values[i] != ITP_VALUE_UNAVAILABLE)
+				scratch[k++] = values[i];
+		counter_summarize(scratch, k, &result->counters[c]);
+	}
+	if (result->task_clock >= 0) {
+		const uint64_t *cpu = region->values[result->task_clock];
+
+		/* Time not on a CPU: sleeping, waiting for I/O or a lock, or
+		 * runnable but preempted. Clamped at 0: the two clocks are
+		 * read at slightly different moments. */
+		k = 0;
+		for (size_t i = 0; i < n; i++)
+			if (cpu[i] != ITP_VALUE_UNAVAILABLE)
+				scratch[k++] = region->duration_ns[i] > cpu[i]
+						       ? region->duration_ns[i] - cpu[i]
+						       : 0;
+		counter_summarize(scratch, k, &result->off_cpu);
+	}
+}
+
+static size_t max_region_count(const struct recording *rec)
+{
+	size_t most = 0;
+
+	for (unsigned p = 0; p < rec->process_count; p++)
+		for (unsigned t = 0; t < rec->processes[p].thread_count; t++)
+			for (unsigned r = 0; r < rec->processes[p].threads[t].region_count; r++)
+				if (rec->processes[p].threads[t].regions[r].count > most)
+					most = rec->processes[p].threads[t].regions[r].count;
+	return most;
+}
+
+/* ------------------------------------------------------------------------
+ * Text
+ */
+
+/* Print a string from the trace with control characters shown as '?': a
+ * command line may hold anything, and must not move the cursor. */
+static void print_clean(FILE *out, const char *s)
+{
+	for (; *s; s++)
+		fputc((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s, out);
+}
+
+static const char *format_value(const struct recording_counter *counter, double v, char *buf,
+				size_t len)
+{
+	if (counter_is_time(counter))
+		return stats_format_duration(v, buf, len);
+	if (v == (double)(uint64_t)v)
+		snprintf(buf, len, "%" PRIu64, (uint64_t)v);
+	else
+		snprintf(buf, len, "%.1f", v);
+	return buf;
+}
+
+static void text_counter_row(FILE *out, const char *name, bool is_time,
+			     const struct counter_result *cr, size_t n)
+{
+	char median[32], total[32];
+	struct recording_counter as = { .id = is_time ? ITP_COUNTER_TASK_CLOCK : 0 };
+
+	if (!cr->available) {
+		fprintf(out, "      %-24s %14s %14s\n", name, "n/a", "n/a");
+		return;
+	}
+	format_value(&as, cr->median, median, sizeof(median));
+	format_value(&as, (double)cr->total, total, sizeof(total));
+	fprintf(out, "      %-24s ", name);
+	/* right-align by display width: "µs" is one column, two bytes */
+	fprintf(out, "%*s%s %*s%s", (int)(14 - stats_display_width(median)), "", median,
+		(int)(14 - stats_display_width(total)), "", total);
+	if (cr->available < n)
+		fprintf(out, "  (%zu of %zu iterations have no value)", n - cr->available, n);
+	fputc('\n', out);
+}
+
+/* Counter columns of the per-iteration table: those that count and are not
+ * zero in every iteration (a column of zeros says nothing and would push
+ * the table past REPORT_WIDTH). */
+static bool is_column_shown(const struct recording_region *region, unsigned c)
+{
+	if (!region->values[c])
+		return false;
+	for (size_t i = 0; i < region->count; i++)
+		if (region->values[c][i] != 0)
+			return true;
+	return false;
+}
+
+static void text_iterations(FILE *out, const struct recording_process *p,
+			    const struct recording_region *region)
+{
+	char buf[32];
+	bool shown[ITP_MAX_COUNTERS];
+	unsigned hidden = 0;
+
+	fprintf(out, "      %8s %12s %10s", "#", "start ns", "duration");
+	for (unsigned c = 0; c < p->counter_count; c++) {
+		shown[c] = is_column_shown(region, c);
+		if (shown[c])
+			fprintf(out, " %12.12s", p->counters[c].name);
+		else
+			hidden += region->values[c] != NULL;
+	}
+	fputc('\n', out);
+	for (size_t i = 0; i < region->count; i++) {
+		/* start relative to the process start, signed: a clock
+		 * that went backwards must show as such */
+		int64_t start = (int64_t)(region->start_ns[i] - p->start_ns);
+
+		fprintf(out, "      %8zu %12" PRId64 " %10s", i + 1, start,
+			stats_format_duration((double)region->duration_ns[i], buf, sizeof(buf)));
+		for (unsigned c = 0; c < p->counter_count; c++) {
+			if (!shown[c])
+				continue;
+			if (region->values[c][i] == ITP_VALUE_UNAVAILABLE)
+				fprintf(out, " %12s", "-");
+			else
+				fprintf(out, " %12" PRIu64, region->values[c][i]);
+		}
+		fputc('\n', out);
+	}
+	if (hidden)
+		fprintf(out, "      (%u counter%s zero in every iteration not shown)\n", hidden,
+			hidden == 1 ? "" : "s");
+}
+
+static void text_region(FILE *out, const struct recording_process *p,
+			const struct recording_region *region, const struct region_result *rr,
+			bool with_iterations)
+{
+	char v[7][32];
+	const struct stats_summary *s = &rr->duration;
+
+	fputs("    region \"", out);
+	print_clean(out, region->name);
+	fprintf(out, "\": %zu iteration%s\n", region->count, region->count == 1 ? "" : "s");
+	if (!region->count)
+		return;
+	fprintf(out, "      min %s  median %s  mean %s  p90 %s  p99 %s  max %s  MAD %s\n",
+		stats_format_duration((double)s->min, v[0], sizeof(v[0])),
+		stats_format_duration(s->median, v[1], sizeof(v[1])),
+		stats_format_duration(s->mean, v[2], sizeof(v[2])),
+		stats_format_duration(s->p90, v[3], sizeof(v[3])),
+		stats_format_duration(s->p99, v[4], sizeof(v[4])),
+		stats_format_duration((double)s->max, v[5], sizeof(v[5])),
+		stats_format_duration(s->mad, v[6], sizeof(v[6])));
+	fputs("      duration histogram (log-spaced bins):\n", out);
+	stats_histogram_print(&rr->histogram, out, "        ", REPORT_WIDTH);
+
+	bool any = false;
+	for (unsigned c = 0; c < p->counter_count; c++)
+		any |= region->values[c] != NULL;
+	if (any) {
+		fprintf(out, "      %-24s %14s %14s\n", "counter per iteration", "median", "total");
+		for (unsigned c = 0; c < p->counter_count; c++)
+			if (region->values[c])
+				text_counter_row(out, p->counters[c].name,
+						 counter_is_time(&p->counters[c]),
+						 &rr->counters[c], region->count);
+		if (rr->task_clock >= 0)
+			text_counter_row(out, "off-CPU (duration-cpu)", true, &rr->off_cpu,
+					 region->count);
+	}
+	if (with_iterations)
+		text_iterations(out, p, region);
+}
+
+static void text_process(FILE *out, const struct recording_process *p)
+{
+	fprintf(out, "process %" PRIu32, p->pid);
+	if (p->exec_generation)
+		fprintf(out, " (exec %" PRIu32 ")", p->exec_generation);
+	fputs(": ", out);
+	print_clean(out, p->cmdline[0] ? p->cmdline : "(no command line)");
+	fputc('\n', out);
+	fprintf(out, "  file %s, parent %" PRIu32 "\n", p->file, p->ppid);
+	if (p->exe[0] || p->host[0]) {
+		fputs("  ", out);
+		print_clean(out, p->exe);
+		fputs(" on ", out);
+		print_clean(out, p->host);
+		fputs(", ", out);
+		print_clean(out, p->kernel);
+		fputs(", ", out);
+		print_clean(out, p->cpu_model);
+		fputc('\n', out);
+	}
+	if (!p->has_footer && !p->is_ended_by_exec)
+		fprintf(out, "  %s\n", truncated_note);
+	if (p->is_cut)
+		fprintf(out, "  %s\n", cut_note);
+	if (p->is_ended_by_exec)
+		fputs("  (ended by exec: the next image of this pid follows)\n", out);
+	if (p->has_footer && p->footer_iterations != p->iterations)
+		fprintf(out, "  (the footer counts %" PRIu64 " iterations; the file holds %" PRIu64
+			     ")\n",
+			p->footer_iterations, p->iterations);
+	if (p->counters_note[0]) {
+		fputs("  counters: ", out);
+		print_clean(out, p->counters_note);
+		fputc('\n', out);
+	}
+	for (unsigned c = 0; c < p->counter_count; c++) {
+		if (p->counters[c].is_counting)
+			continue;
+		fprintf(out, "  counter %s: not counted (", p->counters[c].name);
+		print_clean(out, p->counters[c].why[0] ? p->counters[c].why
+			    : p->counters[c].error ? strerror((int)p->counters[c].error)
+						   : "no reason given");
+		fputs(")\n", out);
+	}
+	if (p->dropped) {
+		const char *sep = "";
+
+		fprintf(out, "  dropped iterations: %" PRIu64 " (", p->dropped);
+		for (unsigned r = 0; r <= ITP_DROP_TOO_MANY_REGIONS; r++) {
+			if (!p->dropped_by_reason[r])
+				continue;
+			fprintf(out, "%s%s: %" PRIu64, sep, trace_drop_reason_name(r),
+				p->dropped_by_reason[r]);
+			sep = ", ";
+		}
+		fputs(")\n", out);
+	}
+	if (p->lost_records)
+		fprintf(out, "  lost records: %" PRIu64 " (gaps in the record sequence)\n",
+			p->lost_records);
+}
+
+static int report_text(FILE *out, const struct recording *rec, bool with_iterations)
+{
+	uint64_t *scratch = NULL;
+	size_t most = max_region_count(rec);
+	struct region_result *rr = malloc(sizeof(*rr));
+
+	if (!rr || (most && !(scratch = malloc(most * sizeof(*scratch))))) {
+		free(rr);
+		return -ENOMEM;
+	}
+	for (unsigned pi = 0; pi < rec->process_count; pi++) {
+		const struct recording_process *p = &rec->processes[pi];
+
+		if (pi)
+			fputc('\n', out);
+		text_process(out, p);
+		for (unsigned ti = 0; ti < p->thread_count; ti++) {
+			const struct recording_thread *t = &p->threads[ti];
+
+			fprintf(out, "\n  thread %" PRIu32 " \"", t->tid);
+			print_clean(out, t->name);
+			fprintf(out, "\": %" PRIu64 " iterations", t->iterations);
+			if (t->dropped)
+				fprintf(out, ", %" PRIu64 " dropped", t->dropped);
+			if (t->lost_records)
+				fprintf(out, ", %" PRIu64 " records lost", t->lost_records);
+			fputc('\n', out);
+			for (unsigned n = 0; n < t->note_count; n++) {
+				fputs("    note: ", out);
+				print_clean(out, t->notes[n]);
+				fputc('\n', out);
+			}
+			for (unsigned ri = 0; ri < t->region_count; ri++) {
+				region_compute(p, &t->regions[ri], scratch, rr);
+				text_region(out, p, &t->regions[ri], rr, with_iterations);
+			}
+		}
+	}
+	free(scratch);
+	free(rr);
+	return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * JSON. Every json_object_set_new() goes through json_set(), which notes a
+ * failed allocation; the document is then not printed at all rather than
+ * printed with members missing.
+ */
+
+static bool json_failed;
+
+static void json_set(json_t *object, const char *key, json_t *value)
+{
+	if (!value || json_object_set_new(object, key, value))
+		json_failed = true;
+}
+
+static void json_add(json_t *array, json_t *value)
+{
+	if (!value || json_array_append_new(array, value))
+		json_failed = true;
+}
+
+/* json_integer is signed 64-bit: larger values become reals. */
+static json_t *json_u64(uint64_t v)
+{
+	return v <= INT64_MAX ? json_integer((json_int_t)v) : json_real((double)v);
+}
+
+/* A string from the trace; jansson refuses invalid UTF-8, so bytes of a
+ * broken sequence become '?'. */
+static json_t *json_text(const char *s)
+{
+	json_t *j = json_string(s);
+	char *copy;
+
+	if (j || !s)
+		return j;
+	copy = strdup(s);
+	if (!copy)
+		return NULL;
+	for (char *c = copy; *c; c++)
+		if ((unsigned char)*c >= 0x80)
+			*c = '?';
+	j = json_string(copy);
+	free(copy);
+	return j;
+}
+
+static json_t *json_text_or_null(const char *s)
+{
+	return s && s[0] ? json_text(s) : json_null();
+}
+
+static const char *const drop_reason_keys[] = {
+	[0] = "unknown",
+	[ITP_DROP_TRACE_FULL] = "trace_full",
+	[ITP_DROP_UNBALANCED] = "unbalanced",
+	[ITP_DROP_REENTERED] = "reentered",
+	[ITP_DROP_TOO_DEEP] = "too_deep",
+	[ITP_DROP_TOO_MANY_REGIONS] = "too_many_regions",
+};
+
+static const char *counter_why(const struct recording_counter *c)
+{
+	if (c->is_counting)
+		return NULL;
+	if (c->why[0])
+		return c->why;
+	return c->error ? strerror((int)c->error) : "no reason given";
+}
+
+static json_t *json_process(const struct recording_process *p)
+{
+	json_t *o = json_object(), *counters = json_array(), *threads = json_array(),
+	       *dropped = json_object();
+	char version[16];
+
+	if (!o || !counters || !threads || !dropped) {
+		json_decref(o);
+		json_decref(counters);
+		json_decref(threads);
+		json_decref(dropped);
+		return NULL;
+	}
+	snprintf(version, sizeof(version), "%u.%u", p->version_major, p->version_minor);
+	json_set(o, "pid", json_u64(p->pid));
+	json_set(o, "ppid", json_u64(p->ppid));
+	json_set(o, "exec_generation", json_u64(p->exec_generation));
+	json_set(o, "file", json_text(p->file));
+	json_set(o, "format_version", json_string(version));
+	json_set(o, "cmdline", json_text(p->cmdline));
+	json_set(o, "exe", json_text(p->exe));
+	json_set(o, "host", json_text(p->host));
+	json_set(o, "kernel", json_text(p->kernel));
+	json_set(o, "cpu_model", json_text(p->cpu_model));
+	json_set(o, "uid", json_u64(p->uid));
+	json_set(o, "clock_id", json_u64(p->clock_id));
+	json_set(o, "start_ns", json_u64(p->start_ns));
+	json_set(o, "start_realtime_ns", json_u64(p->start_realtime_ns));
+	json_set(o, "clock_read_cost_ns", json_u64(p->clock_read_cost_ns));
+	json_set(o, "clean_exit", json_boolean(p->has_footer));
+	json_set(o, "end_ns", p->has_footer ? json_u64(p->end_ns) : json_null());
+	json_set(o, "ended_by_exec", json_boolean(p->is_ended_by_exec));
+	json_set(o, "truncated", json_boolean(p->is_truncated));
+	json_set(o, "truncated_why",
+		 !p->is_truncated ? json_null()
+		 : p->is_cut	  ? json_string(cut_note)
+				  : json_string(truncated_note));
+	json_set(o, "iterations", json_u64(p->iterations));
+	json_set(o, "footer_iterations", p->has_footer ? json_u64(p->footer_iterations)
+						       : json_null());
+	json_set(o, "dropped", json_u64(p->dropped));
+	for (unsigned r = 0; r <= ITP_DROP_TOO_MANY_REGIONS; r++)
+		if (p->dropped_by_reason[r])
+			json_set(dropped, drop_reason_keys[r], json_u64(p->dropped_by_reason[r]));
+	json_set(o, "dropped_by_reason", dropped);
+	json_set(o, "lost_records", json_u64(p->lost_records));
+	json_set(o, "counters_note", json_text_or_null(p->counters_note));
+	for (unsigned c = 0; c < p->counter_count; c++) {
+		const struct recording_counter *rc = &p->counters[c];
+		json_t *jc = json_object();
+
+		if (!jc) {
+			json_failed = true;
+			continue;
+		}
+		json_set(jc, "name", json_text(rc->name));
+		json_set(jc, "id", json_u64(rc->id));
+		json_set(jc, "source", json_u64(rc->source));
+		json_set(jc, "counts", json_boolean(rc->is_counting));
+		json_set(jc, "kernel", json_boolean(rc->is_kernel));
+		json_set(jc, "why", rc->is_counting ? json_null() : json_text(counter_why(rc)));
+		json_add(counters, jc);
+	}
+	json_set(o, "counters", counters);
+	for (unsigned t = 0; t < p->thread_count; t++) {
+		const struct recording_thread *th = &p->threads[t];
+		json_t *jt = json_object(), *notes = json_array();
+
+		if (!jt || !notes) {
+			json_decref(jt);
+			json_decref(notes);
+			json_failed = true;
+			continue;
+		}
+		json_set(jt, "tid", json_u64(th->tid));
+		json_set(jt, "name", json_text(th->name));
+		json_set(jt, "iterations", json_u64(th->iterations));
+		json_set(jt, "dropped", json_u64(th->dropped));
+		json_set(jt, "lost_records", json_u64(th->lost_records));
+		for (unsigned n = 0; n < th->note_count; n++)
+			json_add(notes, json_text(th->notes[n]));
+		json_set(jt, "notes", notes);
+		json_add(threads, jt);
+	}
+	json_set(o, "threads", threads);
+	return o;
+}
+
+static json_t *json_per_iteration(const struct recording_process *p,
+				  const struct recording_region *region)
+{
+	json_t *list = json_array();
+
+	if (!list)
+		return NULL;
+	for (size_t i = 0; i < region->count && !json_failed; i++) {
+		json_t *it = json_object(), *values = json_object();
+
+		if (!it || !values) {
+			json_decref(it);
+			json_decref(values);
+			json_failed = true;
+			break;
+		}
+		json_set(it, "index", json_u64(i + 1));
+		json_set(it, "start_ns", json_integer((json_int_t)(region->start_ns[i] -
+								 p->start_ns)));
+		json_set(it, "ns", json_u64(region->duration_ns[i]));
+		for (unsigned c = 0; c < p->counter_count; c++) {
+			uint64_t v = region->values[c] ? region->values[c][i]
+						       : ITP_VALUE_UNAVAILABLE;
+
+			json_set(values, p->counters[c].name,
+				 v == ITP_VALUE_UNAVAILABLE ? json_null() : json_u64(v));
+		}
+		json_set(it, "counters", values);
+		json_add(list, it);
+	}
+	return list;
+}
+
+static json_t *json_region(const struct recording_process *p, const struct recording_thread *t,
+			   const struct recording_region *region, const struct region_result *rr,
+			   bool with_iterations)
+{
+	json_t *o = json_object(), *counters = json_object();
+	const struct stats_summary *s = &rr->duration;
+
+	if (!o || !counters) {
+		json_decref(o);
+		json_decref(counters);
+		return NULL;
+	}
+	json_set(o, "pid", json_u64(p->pid));
+	json_set(o, "exec_generation", json_u64(p->exec_generation));
+	json_set(o, "tid", json_u64(t->tid));
+	json_set(o, "thread_name", json_text(t->name));
+	json_set(o, "name", json_text(region->name));
+	json_set(o, "depth", json_u64(region->min_depth));
+	json_set(o, "iterations", json_u64(region->count));
+	if (region->count) {
+		json_t *js = json_object();
+
+		if (js) {
+			json_set(js, "min_ns", json_u64(s->min));
+			json_set(js, "median_ns", json_real(s->median));
+			json_set(js, "mean_ns", json_real(s->mean));
+			json_set(js, "p90_ns", json_real(s->p90));
+			json_set(js, "p99_ns", json_real(s->p99));
+			json_set(js, "max_ns", json_u64(s->max));
+			json_set(js, "mad_ns", json_real(s->mad));
+			json_set(js, "total_ns", json_u64(s->total));
+		}
+		json_set(o, "stats", js);
+	} else {
+		json_set(o, "stats", json_null());
+	}
+	for (unsigned c = 0; c < p->counter_count; c++) {
+		const struct recording_counter *rc = &p->counters[c];
+		const struct counter_result *cr = &rr->counters[c];
+		json_t *jc = json_object();
+		bool has = region->values[c] && cr->available;
+
+		if (!jc) {
+			json_failed = true;
+			continue;
+		}
+		json_set(jc, "median", has ? json_real(cr->median) : json_null());
+		json_set(jc, "total", has ? json_u64(cr->total) : json_null());
+		json_set(jc, "counts", json_boolean(rc->is_counting));
+		json_set(jc, "why", rc->is_counting ? json_null() : json_text(counter_why(rc)));
+		json_set(jc, "unavailable",
+			 json_u64(region->values[c] ? region->count - cr->available : region->count));
+		json_set(counters, rc->name, jc);
+	}
+	json_set(o, "counters", counters);
+	if (rr->task_clock >= 0 && rr->off_cpu.available) {
+		json_t *off = json_object();
+
+		if (off) {
+			json_set(off, "median_ns", json_real(rr->off_cpu.median));
+			json_set(off, "total_ns", json_u64(rr->off_cpu.total));
+		}
+		json_set(o, "off_cpu", off);
+	} else {
+		json_set(o, "off_cpu", json_null());
+	}
+	/* DROPPED records do not name a region: these are the thread's. */
+	json_set(o, "dropped", json_u64(t->dropped));
+	json_set(o, "lost_records", json_u64(t->lost_records));
+	json_set(o, "truncated", json_boolean(p->is_truncated));
+	if (with_iterations)
+		json_set(o, "per_iteration", json_per_iteration(p, region));
+	return o;
+}
+
+static int report_json(FILE *out, const struct recording *rec, bool with_iterations)
+{
+	json_t *root = json_object(), *processes = json_array(), *regions = json_array();
+	uint64_t *scratch = NULL;
+	size_t most = max_region_count(rec);
+	struct region_result *rr = malloc(sizeof(*rr));
+	int err = 0;
+
+	json_failed = false;
+	if (!root || !processes || !regions || !rr ||
+	    (most && !(scratch = malloc(most * sizeof(*scratch))))) {
+		json_decref(processes);
+		json_decref(regions);
+		err = -ENOMEM;
+		goto out;
+	}
+	json_set(root, "schema", json_string(REPORT_SCHEMA));
+	json_set(root, "path", json_text(rec->path));
+	for (unsigned pi = 0; pi < rec->process_count && !json_failed; pi++) {
+		const struct recording_process *p = &rec->processes[pi];
+
+		json_add(processes, json_process(p));
+		for (unsigned ti = 0; ti < p->thread_count; ti++) {
+			const struct recording_thread *t = &p->threads[ti];
+
+			for (unsigned ri = 0; ri < t->region_count && !json_failed; ri++) {
+				region_compute(p, &t->regions[ri], scratch, rr);
+				json_add(regions,
+					 json_region(p, t, &t->regions[ri], rr, with_iterations));
+			}
+		}
+	}
+	json_set(root, "processes", processes);
+	json_set(root, "regions", regions);
+	if (json_failed) {
+		err = -ENOMEM;
+		goto out;
+	}
+	if (json_dumpf(root, out, JSON_INDENT(2) | JSON_REAL_PRECISION(17)) ||
+	    fputc('\n', out) == EOF)
+		err = -EIO;
+out:
+	json_decref(root);
+	free(scratch);
+	free(rr);
+	return err;
+}
+
+/* ------------------------------------------------------------------------
+ * Command
+ */
+
+static int parse_options(int argc, char **argv, struct report_options *opt)
+{
+	static const struct option longopts[] = {
+		{ "format", required_argument, NULL, 'f' },
+		{ "iterations", no_argument, NULL, 'i' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	memset(opt, 0, sizeof(*opt));
+	opt->path = REPORT_DEFAULT_PATH;
+	optind = 1;
+	opterr = 0; /* one error line, ours */
+	while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			if (!strcmp(optarg, "json")) {
+				opt->is_json = true;
+			} else if (!strcmp(optarg, "text")) {
+				opt->is_json = false;
+			} else {
+				cli_error("report: unknown format '%s' (use --format text or "
+					  "--format json)",
+					  optarg);
+				return CLI_EXIT_BAD_INPUT;
+			}
+			break;
+		case 'i':
+			opt->with_iterations = true;
+			break;
+		case 'h':
+			fputs(report_usage, stdout);
+			return -1;
+		default:
+			if (optopt == 'f')
+				cli_error("report: --format needs a value (text or json)");
+			else
+				cli_error("report: unknown option '%s' (run 'iterprof report "
+					  "--help')",
+					  argv[optind - 1]);
+			return CLI_EXIT_BAD_INPUT;
+		}
+	}
+	if (optind < argc)
+		opt->path = argv[optind++];
+	if (optind < argc) {
+		cli_error("report: one PATH at most, got '%s' too (run 'iterprof report "
+			  "--help')",
+			  argv[optind]);
+		return CLI_EXIT_BAD_INPUT;
+	}
+	return 0;
+}
+
+/* What to do about a recording that could not be read, by its error. */
+static const char *open_hint(int err)
+{
+	switch (err) {
+	case -EINVAL:
+		return " (the trace is damaged; record it again)";
+	case -EPROTONOSUPPORT:
+		return " (read it with the iterprof that wrote it)";
+	case -ENODATA: /* the reason already says what to do */
+		return "";
+	case -ENOMEM:
+		return "";
+	default:
+		return " (give a recording directory or a trace file written by "
+		       "'iterprof record')";
+	}
+}
+
+int cmd_report(int argc, char **argv)
+{
+	struct report_options opt;
+	struct recording *rec;
+	char why[512];
+	int err;
+
+	err = parse_options(argc, argv, &opt);
+	if (err)
+		return err < 0 ? CLI_EXIT_OK : err;
+
+	err = recording_open(opt.path, &rec, why, sizeof(why));
+	if (err) {
+		cli_error("%s%s", why, open_hint(err));
+		return err == -ENOMEM ? CLI_EXIT_FAILURE : CLI_EXIT_BAD_INPUT;
+	}
+	err = opt.is_json ? report_json(stdout, rec, opt.with_iterations)
+			  : report_text(stdout, rec, opt.with_iterations);
+	recording_free(rec);
+	if (err == -ENOMEM) {
+		cli_error("report: out of memory (report fewer iterations, or on a "
+			  "machine with more memory)");
+		return CLI_EXIT_FAILURE;
+	}
+	if (fflush(stdout) == EOF || ferror(stdout) || err) {
+		cli_error("report: writing the report: %s (check the output's disk or pipe)",
+			  strerror(errno ? errno : EIO));
+		return CLI_EXIT_FAILURE;
+	}
+	return CLI_EXIT_OK;
+}
