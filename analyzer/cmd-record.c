@@ -414,11 +414,13 @@ static void forward_signal(int sig, siginfo_t *info, void *context)
 
 struct signal_state {
 	struct sigaction old_actions[FORWARDED_COUNT];
+	struct sigaction old_sigchld;
 	sigset_t old_mask;
 };
 
 /* Block the forwarded signals, then catch those not ignored (an ignored
- * signal stays ignored, and the child inherits that, as from a shell). */
+ * signal stays ignored, and the child inherits that, as from a shell).
+ * signals_restore() puts everything back, in the child before exec too. */
 static void signals_catch(struct signal_state *state)
 {
 	struct sigaction action = { .sa_sigaction = forward_signal,
@@ -429,6 +431,10 @@ static void signals_catch(struct signal_state *state)
 	for (size_t i = 0; i < FORWARDED_COUNT; i++)
 		sigaddset(&block, forwarded_signals[i]);
 	sigprocmask(SIG_BLOCK, &block, &state->old_mask);
+	/* With SIGCHLD ignored (inherited from whoever started us) the kernel
+	 * reaps the child itself and its exit status is lost. */
+	sigaction(SIGCHLD, &(struct sigaction){ .sa_handler = SIG_DFL },
+		  &state->old_sigchld);
 	action.sa_mask = block;
 	for (size_t i = 0; i < FORWARDED_COUNT; i++) {
 		sigaction(forwarded_signals[i], NULL, &state->old_actions[i]);
@@ -441,6 +447,7 @@ static void signals_restore(const struct signal_state *state)
 {
 	for (size_t i = 0; i < FORWARDED_COUNT; i++)
 		sigaction(forwarded_signals[i], &state->old_actions[i], NULL);
+	sigaction(SIGCHLD, &state->old_sigchld, NULL);
 	sigprocmask(SIG_SETMASK, &state->old_mask, NULL);
 }
 
@@ -492,10 +499,10 @@ static void child_exec(const char *path, char **argv, int report_fd)
 			memcpy(sh_argv + 2, argv + 1, argc * sizeof(*sh_argv));
 			execv("/bin/sh", sh_argv);
 		}
-		errno = err;
 	}
-	if (write(report_fd, &err, sizeof(err)) < 0)
-		err = errno; /* nothing more can be done: the exit status tells */
+	if (write(report_fd, &err, sizeof(err)) != sizeof(err)) {
+		/* Nothing more can be done: the exit status still tells. */
+	}
 	_exit(err == ENOENT ? CLI_EXIT_NOT_FOUND : CLI_EXIT_CANNOT_EXEC);
 }
 
@@ -631,12 +638,12 @@ static void record_summarize(const char *output, const char *output_abs,
 		cli_info("note: %.*s", (int)sizeof(summary.counters_note),
 			 summary.counters_note);
 	if (summary.iterations == 0)
-		cli_info("the command ran but recorded no iteration: no begin/end marker "
-			 "pair was completed%s (mark each iteration with "
+		cli_info("the command ran but recorded no iteration: no begin/end "
+			 "marker pair completed (mark each iteration with "
 			 "iterprof_iter_begin(\"name\") and iterprof_iter_end(\"name\") "
-			 "from <iterprof/iterprof.h>)",
-			 follow ? "" : " in the command itself (--no-follow: the "
-				       "programs it executes are not recorded)");
+			 "from <iterprof/iterprof.h>%s)",
+			 follow ? "" : "; with --no-follow, markers in the programs "
+				       "the command executes are not recorded");
 }
 
 int cmd_record(int argc, char **argv)

@@ -218,6 +218,17 @@ def test_exit_status_passthrough():
     record(W.join("kill.data"), [program("rec_exit"), "0", "9"], check=137)
 
 
+def test_status_kept_with_sigchld_ignored():
+    # Started with SIGCHLD ignored, the kernel would reap the child itself
+    # and its status would be lost.
+    import signal
+    p = subprocess.run([ITERPROF, "record", "-q", "-o", W.join("chld.data"),
+                        program("rec_exit"), "7"], capture_output=True, text=True,
+                       timeout=60,
+                       preexec_fn=lambda: signal.signal(signal.SIGCHLD, signal.SIG_IGN))
+    expect(p.returncode == 7, f"exit {p.returncode}: {p.stderr}")
+
+
 def test_existing_output():
     out = W.join("exists.data")
     record(out, [program("rec_exit"), "0"], check=0)
@@ -298,7 +309,8 @@ if __name__ == "__main__":
               test_static_binaries_refused, test_setuid_refused,
               test_missing_program_interpreter, test_exec_failure_in_child,
               test_shebang_script, test_path_search_and_argv0, test_environment,
-              test_exit_status_passthrough, test_existing_output,
+              test_exit_status_passthrough, test_status_kept_with_sigchld_ignored,
+              test_existing_output,
               test_force_refuses_foreign_files, test_stdout_unchanged,
               test_summary_and_quiet, test_no_shim_found])
     except SystemExit as e:
