@@ -331,7 +331,8 @@ static void text_process(FILE *out, const struct recording_process *p)
 		for (unsigned r = 0; r <= ITP_DROP_TOO_MANY_REGIONS; r++) {
 			if (!p->dropped_by_reason[r])
 				continue;
-			fprintf(out, "%s%s: %" PRIu64, sep, trace_drop_reason_name(r),
+			fprintf(out, "%s%s: %" PRIu64, sep,
+				r ? trace_drop_reason_name(r) : "reason not recorded",
 				p->dropped_by_reason[r]);
 			sep = ", ";
 		}

@@ -291,6 +291,13 @@ static int load_process(struct recording_process *p, const struct trace_reader *
 		p->dropped += p->threads[t].dropped;
 		p->lost_records += p->threads[t].lost_records;
 	}
+	/* Drops are written as DROPPED records only when there is space for
+	 * them; on a full disk only the footer counts them. The footer is then
+	 * the total, and what no record explains has no known reason. */
+	if (p->has_footer && p->footer_dropped > p->dropped) {
+		p->dropped_by_reason[0] += p->footer_dropped - p->dropped;
+		p->dropped = p->footer_dropped;
+	}
 	return 0;
 
 nomem:

@@ -102,8 +102,11 @@ struct recording_process {
 	uint64_t footer_iterations, footer_dropped;
 
 	uint64_t iterations;   /* read from the file */
-	uint64_t dropped;      /* sum of the threads' */
-	uint64_t dropped_by_reason[ITP_DROP_TOO_MANY_REGIONS + 1]; /* [0]: unknown */
+	/* the threads' DROPPED records, or the footer's count if larger (on
+	 * a full disk drops reach only the footer) */
+	uint64_t dropped;
+	/* [0]: reason unknown, including drops only the footer counts */
+	uint64_t dropped_by_reason[ITP_DROP_TOO_MANY_REGIONS + 1];
 	uint64_t lost_records;
 	unsigned thread_count;
 	struct recording_thread *threads; /* in the order they started writing */

@@ -501,6 +501,30 @@ static void test_reasons(void)
 	tb_free(&b);
 }
 
+/* On a full disk drops reach only the footer: it is then the total. */
+static void test_footer_drops(void)
+{
+	struct tb b;
+	struct fixture fx;
+	struct recording *rec;
+	char why[256] = "";
+	int err;
+
+	build_fixture(&b, &fx, false);
+	tb_footer(&b, 9, 10);
+	err = recording_open_buffer(b.buf, b.size, "drops.trace", &rec, why, sizeof(why));
+	CHECK(err == 0, "open: %s", why);
+	if (!err) {
+		const struct recording_process *p = &rec->processes[0];
+
+		CHECK(p->dropped == 10 && p->dropped_by_reason[ITP_DROP_TRACE_FULL] == 3 &&
+			      p->dropped_by_reason[0] == 7,
+		      "dropped %llu", (unsigned long long)p->dropped);
+		recording_free(rec);
+	}
+	tb_free(&b);
+}
+
 static char tmpdir[64];
 
 static void test_files(void)
@@ -602,6 +626,7 @@ int main(void)
 {
 	test_valid_order();
 	test_no_footer();
+	test_footer_drops();
 	test_reasons();
 	test_every_truncation();
 	test_bit_flips();
