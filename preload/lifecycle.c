@@ -111,5 +111,21 @@ __attribute__((destructor)) static void shim_destructor(void)
 					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
 		return;
 	markers_totals(&iterations, &dropped);
-	trace_writer_close(iterations, dropped);
+	trace_writer_close(iterations, dropped, ITP_END_EXIT);
+}
+
+bool shim_before_exec(void)
+{
+	uint64_t iterations, dropped;
+
+	if (__atomic_load_n(&shim_state, __ATOMIC_ACQUIRE) != SHIM_READY)
+		return false;
+	markers_totals(&iterations, &dropped);
+	return trace_writer_close(iterations, dropped, ITP_END_EXEC);
+}
+
+void shim_after_failed_exec(bool was_closed)
+{
+	if (was_closed)
+		trace_writer_reopen();
 }

@@ -10,6 +10,7 @@
  *   trace-writer.c  the crash-safe mmap'd trace file, chunk by chunk
  *   markers.c       per-thread state, regions, iterations, the exported API
  *   lifecycle.c     initialisation, fork, thread exit, process exit
+ *   exec.c          exec* wrappers: a footer before the image is replaced
  */
 #ifndef ITERPROF_SHIM_H
 #define ITERPROF_SHIM_H
@@ -163,8 +164,11 @@ uint8_t *trace_writer_reserve(struct chunk_cursor *cur, pid_t tid, uint32_t size
 /* Publish a record reserved with trace_writer_reserve (release store);
  * @size may be less than was reserved. */
 void trace_writer_commit(struct chunk_cursor *cur, uint8_t *rec, uint32_t type, uint32_t size);
-/* Write the footer; idempotent. */
-void trace_writer_close(uint64_t iterations, uint64_t dropped);
+/* Write the footer with an ITP_END_* reason. Returns false when there was
+ * nothing to close (no file, already closed, or called in a vfork child). */
+bool trace_writer_close(uint64_t iterations, uint64_t dropped, uint32_t reason);
+/* Take the footer back: an exec failed and the process goes on. */
+void trace_writer_reopen(void);
 /* In a forked child: forget the parent's file (a new one is made lazily). */
 void trace_writer_after_fork_child(void);
 /* True when a file is open for this process. */
@@ -195,6 +199,10 @@ enum shim_state {
 };
 
 extern int shim_state;
+
+/* Around exec: close the trace with ITP_END_EXEC; undo if exec returns. */
+bool shim_before_exec(void);
+void shim_after_failed_exec(bool was_closed);
 
 /* Initialise once; safe to call from any thread and from other libraries'
  * constructors. Returns true when markers should record. */

@@ -41,6 +41,7 @@ static struct {
 	uint64_t next_chunk;    /* next chunk index to hand out */
 	uint32_t next_thread_seq;
 	uint32_t exec_generation;
+	pid_t pid;           /* process the open file belongs to */
 	char counters_note[ITP_COUNTERS_NOTE_LEN];
 	/* Counter table and other process-wide fields, filled once by the
 	 * probe and copied into every file this process writes (a forked
@@ -180,6 +181,7 @@ static int open_locked(void)
 	memcpy(h + ITP_OFF_MAGIC, ITP_MAGIC, ITP_MAGIC_LEN);
 
 	writer.header = h;
+	writer.pid = getpid();
 	writer.segment = NULL;
 	writer.segment_first = 0;
 	writer.next_chunk = 0;
@@ -286,23 +288,38 @@ void trace_writer_commit(struct chunk_cursor *cur, uint8_t *rec, uint32_t type, 
 	cur->used += size;
 }
 
-void trace_writer_close(uint64_t iterations, uint64_t dropped)
+bool trace_writer_close(uint64_t iterations, uint64_t dropped, uint32_t reason)
 {
 	uint8_t *f;
 
 	pthread_mutex_lock(&writer.lock);
-	if (!writer.is_open || writer.has_footer) {
+	if (!writer.is_open || writer.has_footer || writer.pid != getpid()) {
+		/* Not ours to close: a vfork child shares our memory and must
+		 * not write into the parent's file. */
 		pthread_mutex_unlock(&writer.lock);
-		return;
+		return false;
 	}
 	f = writer.header + ITP_OFF_FOOTER;
-	put_u32(f + ITP_FT_OFF_REASON, ITP_END_EXIT);
+	put_u32(f + ITP_FT_OFF_REASON, reason);
 	put_u64(f + ITP_FT_OFF_END_NS, clock_now_ns());
 	put_u64(f + ITP_FT_OFF_ITERATIONS, iterations);
 	put_u64(f + ITP_FT_OFF_DROPPED, dropped);
 	put_u64(f + ITP_FT_OFF_CHUNKS_USED, writer.next_chunk);
 	__atomic_store_n((uint32_t *)(f + ITP_FT_OFF_MAGIC), ITP_FOOTER_MAGIC, __ATOMIC_RELEASE);
 	writer.has_footer = true;
+	pthread_mutex_unlock(&writer.lock);
+	return true;
+}
+
+void trace_writer_reopen(void)
+{
+	pthread_mutex_lock(&writer.lock);
+	if (writer.is_open && writer.has_footer) {
+		/* Magic first: the file is "still being written" again. */
+		__atomic_store_n((uint32_t *)(writer.header + ITP_OFF_FOOTER + ITP_FT_OFF_MAGIC), 0,
+				 __ATOMIC_RELEASE);
+		writer.has_footer = false;
+	}
 	pthread_mutex_unlock(&writer.lock);
 }
 

@@ -74,8 +74,9 @@
  *    40  24  reserved (the exit status is not visible to a library; the
  *              launcher has it)
  * A file without a footer was not closed cleanly (killed, crashed, _exit'd,
- * or replaced by exec): it is read up to its last committed record. A file
- * for which a later exec_generation of the same pid exists ended by exec.
+ * or exec'd through a path the shim does not see): it is read up to its last
+ * committed record. A file for which a later exec_generation of the same pid
+ * exists ended by exec.
  *
  * ---------------------------------------------------------------------------
  * Chunks (chunk_size bytes). Each chunk belongs to one thread, which alone
@@ -291,6 +292,7 @@ enum itp_drop_reason {
 /* Why the process stopped writing (footer.reason). */
 enum itp_end_reason {
 	ITP_END_EXIT = 1, /* normal exit or return from main */
+	ITP_END_EXEC = 2, /* replaced by another program (exec*) */
 };
 
 #endif /* ITERPROF_TRACE_FORMAT_H */

@@ -91,6 +91,31 @@ def test_exec_is_followed_and_no_follow_stops_it():
     w.cleanup()
 
 
+def test_failed_exec_keeps_recording():
+    w = Workdir()
+    p = record(w.join("t"), [ITERBENCH, "-n", "20", "-x", w.join("no-such-program")], check=127)
+    doc = report_json(w.join("t"))
+    expect(by_name(doc, "loop")[0]["iterations"] == 20, "before the failed exec")
+    expect(by_name(doc, "after-exec")[0]["iterations"] == 20, "after the failed exec")
+    rep = run([os.environ["ITERPROF"], "report", w.join("t")], check=0)
+    expect("truncated" not in rep.stdout, "the footer taken back at the failed exec is "
+           "written again at exit")
+    expect("truncated" not in p.stderr, p.stderr)
+    w.cleanup()
+
+
+def test_exec_closes_the_old_image_cleanly():
+    w = Workdir()
+    cmd = [ITERBENCH, "-n", "5", "-x", ITERBENCH, "-n", "5", "-r", "second"]
+    for options in ([], ["--no-follow"]):
+        out = w.join("t" + "".join(options))
+        p = record(out, cmd, options=options)
+        expect("truncated" not in p.stderr, f"{options}: {p.stderr}")
+        rep = run([os.environ["ITERPROF"], "report", out], check=0)
+        expect("truncated" not in rep.stdout, f"{options}: {rep.stdout}")
+    w.cleanup()
+
+
 def test_fresh_pages_show_as_minor_faults():
     w = Workdir()
     pages, at = 256, 10
@@ -175,6 +200,7 @@ def test_non_pie_program_is_recorded():
 if __name__ == "__main__":
     main([test_threads_each_have_a_stream, test_nested_regions,
           test_fork_child_writes_its_own_trace, test_exec_is_followed_and_no_follow_stops_it,
+          test_failed_exec_keeps_recording, test_exec_closes_the_old_image_cleanly,
           test_fresh_pages_show_as_minor_faults, test_sleep_is_off_cpu_and_a_voluntary_switch,
           test_sigkill_leaves_every_committed_iteration, test_program_output_and_status_unchanged,
           test_spawn_vfork_system_do_not_corrupt_the_parent,

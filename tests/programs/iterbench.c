@@ -14,7 +14,8 @@
  *   -K  SIGKILL itself in the middle of this 1-based iteration (main thread)
  *   -N  also mark a nested region "<REGION>.inner" inside each iteration
  *   -f  fork after the loop: the child runs the same loop, then exits
- *   -x  after the loop (and fork), exec PROG ARGS... (the rest of the line)
+ *   -x  after the loop (and fork), exec PROG ARGS... (the rest of the line);
+ *       if the exec fails, run the loop again as region "after-exec", exit 127
  *
  * Prints "iterbench: pid P ran N iterations in T thread(s)" on stdout.
  */
@@ -143,6 +144,8 @@ exec_rest:
 	if (opt == 'x' && optind < argc) {
 		execv(argv[optind], argv + optind);
 		perror("execv");
+		region = "after-exec";
+		run_threads(threads);
 		return 127;
 	}
 	return 0;
