@@ -289,23 +289,31 @@ static void text_process(FILE *out, const struct recording_process *p)
 	print_clean(out, p->cmdline[0] ? p->cmdline : "(no command line)");
 	fputc('\n', out);
 	fprintf(out, "  file %s, parent %" PRIu32 "\n", p->file, p->ppid);
-	if (p->exe[0] || p->host[0]) {
-		fputs("  ", out);
-		print_clean(out, p->exe);
-		fputs(" on ", out);
-		print_clean(out, p->host);
-		fputs(", ", out);
-		print_clean(out, p->kernel);
-		fputs(", ", out);
-		print_clean(out, p->cpu_model);
-		fputc('\n', out);
+	{
+		/* "<exe> on <host>, <kernel>, <cpu>", leaving out what the shim
+		 * could not find */
+		const char *machine[] = { p->host, p->kernel, p->cpu_model };
+		const char *sep = " on ";
+
+		if (p->exe[0] || p->host[0] || p->kernel[0] || p->cpu_model[0]) {
+			fputs("  ", out);
+			print_clean(out, p->exe[0] ? p->exe : "(exe unknown)");
+			for (unsigned i = 0; i < 3; i++) {
+				if (!machine[i][0])
+					continue;
+				fputs(sep, out);
+				print_clean(out, machine[i]);
+				sep = ", ";
+			}
+			fputc('\n', out);
+		}
 	}
 	if (!p->has_footer && !p->is_ended_by_exec)
 		fprintf(out, "  %s\n", truncated_note);
 	if (p->is_cut)
 		fprintf(out, "  %s\n", cut_note);
 	if (p->is_ended_by_exec)
-		fputs("  (ended by exec: the next image of this pid follows)\n", out);
+		fputs("  (ended by exec: the program was replaced by another)\n", out);
 	if (p->has_footer && p->footer_iterations != p->iterations)
 		fprintf(out, "  (the footer counts %" PRIu64 " iterations; the file holds %" PRIu64
 			     ")\n",
@@ -485,6 +493,10 @@ static json_t *json_process(const struct recording_process *p)
 	json_set(o, "start_realtime_ns", json_u64(p->start_realtime_ns));
 	json_set(o, "clock_read_cost_ns", json_u64(p->clock_read_cost_ns));
 	json_set(o, "clean_exit", json_boolean(p->has_footer));
+	json_set(o, "end_reason", !p->has_footer		   ? json_null()
+				  : p->end_reason == ITP_END_EXIT ? json_string("exit")
+				  : p->is_ended_by_exec		   ? json_string("exec")
+								   : json_string("unknown"));
 	json_set(o, "end_ns", p->has_footer ? json_u64(p->end_ns) : json_null());
 	json_set(o, "ended_by_exec", json_boolean(p->is_ended_by_exec));
 	json_set(o, "truncated", json_boolean(p->is_truncated));

@@ -94,9 +94,11 @@ struct recording_process {
 	unsigned counter_count;
 	struct recording_counter counters[ITP_MAX_COUNTERS];
 
-	bool has_footer;       /* exited cleanly */
+	bool has_footer;       /* the shim closed the file: exit, or exec */
+	uint32_t end_reason;   /* footer reason (ITP_END_*), 0 without footer */
 	bool is_cut;           /* the file ends inside a chunk */
-	bool is_ended_by_exec; /* no footer, but a later image of the pid exists */
+	bool is_ended_by_exec; /* footer says exec, or no footer but a later
+				  image of the pid exists */
 	bool is_truncated;     /* (!has_footer && !is_ended_by_exec) || is_cut */
 	uint64_t end_ns;       /* footer, 0 without */
 	uint64_t footer_iterations, footer_dropped;
