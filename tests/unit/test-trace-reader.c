@@ -520,8 +520,15 @@ static void test_footer_drops(void)
 		CHECK(p->dropped == 10 && p->dropped_by_reason[ITP_DROP_TRACE_FULL] == 3 &&
 			      p->dropped_by_reason[0] == 7,
 		      "dropped %llu", (unsigned long long)p->dropped);
+		CHECK(!p->is_ended_by_exec && !p->is_truncated, "exited");
 		recording_free(rec);
 	}
+	/* a footer written at exec (reason 2, ITP_END_EXEC) */
+	tb_put32(&b, ITP_OFF_FOOTER + ITP_FT_OFF_REASON, 2);
+	err = recording_open_buffer(b.buf, b.size, "exec.trace", &rec, why, sizeof(why));
+	CHECK(err == 0 && rec->processes[0].is_ended_by_exec && !rec->processes[0].is_truncated,
+	      "footer reason exec: %s", why);
+	recording_free(rec);
 	tb_free(&b);
 }
 
