@@ -18,10 +18,6 @@
 #include "recording.h"
 #include "trace-reader.h"
 
-/* footer.reason of an image replaced by exec: ITP_END_EXEC, which is being
- * added to trace-format.h; the value is what the shim writes. */
-#define RECORDING_END_EXEC 2u
-
 #define TRACE_PREFIX "iterprof-"
 #define TRACE_SUFFIX ".trace"
 
@@ -406,7 +402,7 @@ static void recording_finish(struct recording *rec)
 
 		/* An exec replaces the image without an exit, so its file has no
 		 * footer; the next image's file shows that is what happened. */
-		p->is_ended_by_exec = (p->has_footer && p->end_reason == RECORDING_END_EXEC) ||
+		p->is_ended_by_exec = (p->has_footer && p->end_reason == ITP_END_EXEC) ||
 				      (!p->has_footer && has_later);
 		p->is_truncated = (!p->has_footer && !p->is_ended_by_exec) || p->is_cut;
 	}

@@ -523,8 +523,8 @@ static void test_footer_drops(void)
 		CHECK(!p->is_ended_by_exec && !p->is_truncated, "exited");
 		recording_free(rec);
 	}
-	/* a footer written at exec (reason 2, ITP_END_EXEC) */
-	tb_put32(&b, ITP_OFF_FOOTER + ITP_FT_OFF_REASON, 2);
+	/* a footer written at exec */
+	tb_put32(&b, ITP_OFF_FOOTER + ITP_FT_OFF_REASON, ITP_END_EXEC);
 	err = recording_open_buffer(b.buf, b.size, "exec.trace", &rec, why, sizeof(why));
 	CHECK(err == 0 && rec->processes[0].is_ended_by_exec && !rec->processes[0].is_truncated,
 	      "footer reason exec: %s", why);
