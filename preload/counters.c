@@ -46,6 +46,7 @@ static struct {
 	bool read_rusage;        /* getrusage at begin and end */
 	bool read_schedstat;     /* schedstat at begin and end */
 	bool is_auto;            /* ... only around context switches */
+	uint64_t task_clock_bias; /* ns, subtracted from task-clock deltas */
 } counters_setup;
 
 static const struct {
@@ -145,6 +146,43 @@ static int read_paranoid(void)
 	return buf[0] ? atoi(buf) : -99;
 }
 
+static int compare_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+static void read_core(struct thread_counters *tc, struct counter_snapshot *s);
+
+/*
+ * The counters are sampled inside the begin and end reads, the clock just
+ * outside them, so an iteration's task-clock exceeds its duration by part of
+ * two syscalls. Measure that excess on empty iterations, exactly as the
+ * markers read (counters, clock | clock, counters), and keep the median.
+ */
+static uint64_t measure_task_clock_bias(struct thread_counters *tc)
+{
+	enum { ROUNDS = 64 };
+	uint64_t excess[ROUNDS];
+
+	for (int i = 0; i < ROUNDS; i++) {
+		struct counter_snapshot begin = { .is_valid = false }, end = { .is_valid = false };
+		uint64_t t0, t1, task;
+
+		read_core(tc, &begin);
+		t0 = clock_now_ns();
+		t1 = clock_now_ns();
+		read_core(tc, &end);
+		if (!begin.is_valid || !end.is_valid)
+			return 0;
+		task = end.perf[PERF_SLOT_TASK_CLOCK] - begin.perf[PERF_SLOT_TASK_CLOCK];
+		excess[i] = task > t1 - t0 ? task - (t1 - t0) : 0;
+	}
+	qsort(excess, ROUNDS, sizeof(excess[0]), compare_u64);
+	return excess[ROUNDS / 2];
+}
+
 void counters_probe(uint8_t *header)
 {
 	int fds[PERF_SLOT_COUNT];
@@ -164,9 +202,21 @@ void counters_probe(uint8_t *header)
 	if (err) {
 		counters_setup.mode = MODE_NO_PERF;
 		counters_setup.perf_errno = -err;
-	} else {
-		for (i = 0; i < PERF_SLOT_COUNT; i++)
-			close(fds[i]);
+	}
+	{
+		struct thread_counters tc = { .has_perf = !err, .schedstat_fd = -1 };
+
+		memcpy(tc.perf_fd, fds, sizeof(fds));
+		counters_setup.task_clock_bias = measure_task_clock_bias(&tc);
+		if (!err) {
+			for (i = 0; i < PERF_SLOT_COUNT; i++)
+				close(fds[i]);
+		}
+	}
+	{
+		uint32_t bias = (uint32_t)counters_setup.task_clock_bias;
+
+		memcpy(header + ITP_OFF_TASK_CLOCK_BIAS_NS, &bias, 4);
 	}
 
 	counters_setup.read_schedstat = shim_config.sched != SCHED_READ_OFF;
@@ -434,6 +484,11 @@ unsigned counters_delta(const struct thread_counters *tc, const struct counter_s
 			}
 		}
 		values[perf_events[i].value] = d;
+	}
+	if (values[VALUE_TASK_CLOCK] != ITP_VALUE_UNAVAILABLE) {
+		uint64_t *t = &values[VALUE_TASK_CLOCK];
+
+		*t = *t > counters_setup.task_clock_bias ? *t - counters_setup.task_clock_bias : 0;
 	}
 	if (counters_setup.mode != MODE_PERF_KERNEL) {
 		values[VALUE_MIGRATIONS] = ITP_VALUE_UNAVAILABLE;
