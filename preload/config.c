@@ -4,6 +4,8 @@
  *   ITERPROF_FOLLOW   "0": do not record programs this one execs
  *   ITERPROF_SCHED    auto | always | off: rusage and schedstat reads
  *   ITERPROF_VERBOSE  "1": diagnostics on stderr
+ * and, for the tests only (fault injection, as SQLite's test hooks):
+ *   ITERPROF_INJECT_PERF_ERRNO  N: every perf_event_open fails with errno N
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -29,6 +31,13 @@ void config_load(void)
 		strcpy(shim_config.output_dir, output);
 	shim_config.follow_exec = !(follow && !strcmp(follow, "0"));
 	shim_config.is_verbose = verbose && !strcmp(verbose, "1");
+	shim_config.inject_perf_errno = 0;
+	{
+		const char *inject = getenv("ITERPROF_INJECT_PERF_ERRNO");
+
+		if (inject)
+			shim_config.inject_perf_errno = atoi(inject);
+	}
 	shim_config.sched = SCHED_READ_AUTO;
 	if (sched && !strcmp(sched, "always"))
 		shim_config.sched = SCHED_READ_ALWAYS;

@@ -82,6 +82,10 @@ static int perf_open(uint32_t config, int group_fd, bool exclude_kernel)
 {
 	struct perf_event_attr attr;
 
+	if (unlikely(shim_config.inject_perf_errno)) {
+		errno = shim_config.inject_perf_errno;
+		return -1;
+	}
 	memset(&attr, 0, sizeof(attr));
 	attr.size = sizeof(attr);
 	attr.type = PERF_TYPE_SOFTWARE;

@@ -41,6 +41,7 @@ struct shim_config {
 	bool follow_exec;     /* ITERPROF_FOLLOW != "0" */
 	bool is_verbose;      /* ITERPROF_VERBOSE=1: diagnostics on stderr */
 	enum sched_policy sched;
+	int inject_perf_errno; /* tests: perf_event_open fails with this errno */
 };
 
 extern struct shim_config shim_config;
