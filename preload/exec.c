@@ -89,12 +89,15 @@ EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *const
 
 /*
  * execl, execlp, execle: collect the variadic list into an argv on the stack
- * and go through the wrappers above. @with_envp: execle's environment follows
- * the terminating NULL.
+ * and go through the wrappers above. execle's environment follows the
+ * terminating NULL.
  */
-static int collect_args(const char *arg0, va_list ap, char **argv, char ***envp,
-			bool with_envp)
+enum exec_list_kind { EXEC_LIST_PATH, EXEC_LIST_SEARCH, EXEC_LIST_ENVP };
+
+static int exec_list(enum exec_list_kind kind, const char *path, const char *arg0, va_list ap)
 {
+	char *argv[MAX_LIST_ARGS + 1];
+	char **envp = environ;
 	int n = 0;
 
 	argv[n++] = (char *)arg0;
@@ -104,60 +107,46 @@ static int collect_args(const char *arg0, va_list ap, char **argv, char ***envp,
 			break;
 		n++;
 	}
-	if (n == MAX_LIST_ARGS)
-		return -E2BIG;
-	if (with_envp)
-		*envp = va_arg(ap, char **);
-	return 0;
+	if (n == MAX_LIST_ARGS) {
+		errno = E2BIG;
+		return -1;
+	}
+	if (kind == EXEC_LIST_ENVP)
+		envp = va_arg(ap, char **);
+	if (kind == EXEC_LIST_SEARCH)
+		return execvp(path, argv);
+	return execve(path, argv, envp);
 }
 
 EXPORT int execl(const char *path, const char *arg, ...)
 {
-	char *argv[MAX_LIST_ARGS + 1];
-	char **envp = environ;
 	va_list ap;
-	int err;
+	int result;
 
 	va_start(ap, arg);
-	err = collect_args(arg, ap, argv, &envp, false);
+	result = exec_list(EXEC_LIST_PATH, path, arg, ap);
 	va_end(ap);
-	if (err) {
-		errno = -err;
-		return -1;
-	}
-	return execve(path, argv, envp);
+	return result;
 }
 
 EXPORT int execlp(const char *file, const char *arg, ...)
 {
-	char *argv[MAX_LIST_ARGS + 1];
-	char **envp = environ;
 	va_list ap;
-	int err;
+	int result;
 
 	va_start(ap, arg);
-	err = collect_args(arg, ap, argv, &envp, false);
+	result = exec_list(EXEC_LIST_SEARCH, file, arg, ap);
 	va_end(ap);
-	if (err) {
-		errno = -err;
-		return -1;
-	}
-	return execvp(file, argv);
+	return result;
 }
 
 EXPORT int execle(const char *path, const char *arg, ...)
 {
-	char *argv[MAX_LIST_ARGS + 1];
-	char **envp = NULL;
 	va_list ap;
-	int err;
+	int result;
 
 	va_start(ap, arg);
-	err = collect_args(arg, ap, argv, &envp, true);
+	result = exec_list(EXEC_LIST_ENVP, path, arg, ap);
 	va_end(ap);
-	if (err) {
-		errno = -err;
-		return -1;
-	}
-	return execve(path, argv, envp);
+	return result;
 }

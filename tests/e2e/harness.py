@@ -77,8 +77,11 @@ def near(value, target, tolerance):
     return abs(value - target) <= tolerance
 
 
-def main(tests):
-    """Run test functions in order; report each; exit 1 if any failed."""
+def main(tests, workdir=None):
+    """Run test functions in order; report each; exit 1 if any failed.
+
+    WORKDIR, a Workdir shared by the tests, is removed when all passed and
+    kept (its path printed) for a look when one failed."""
     failed = 0
     for t in tests:
         try:
@@ -88,4 +91,9 @@ def main(tests):
             failed += 1
             print(f"FAIL {t.__name__}: {e}")
     print(f"{len(tests) - failed} passed, {failed} failed")
+    if workdir is not None:
+        if failed:
+            print(f"work directory kept: {workdir.path}")
+        else:
+            workdir.cleanup()
     sys.exit(1 if failed else 0)

@@ -303,19 +303,12 @@ def test_no_shim_found():
 
 
 if __name__ == "__main__":
-    try:
-        main([test_help, test_usage_errors, test_options_stop_at_command,
-              test_command_not_found, test_not_executable,
-              test_static_binaries_refused, test_setuid_refused,
-              test_missing_program_interpreter, test_exec_failure_in_child,
-              test_shebang_script, test_path_search_and_argv0, test_environment,
-              test_exit_status_passthrough, test_status_kept_with_sigchld_ignored,
-              test_existing_output,
-              test_force_refuses_foreign_files, test_stdout_unchanged,
-              test_summary_and_quiet, test_no_shim_found])
-    except SystemExit as e:
-        if e.code == 0:
-            W.cleanup()
-        else:
-            print(f"work directory kept: {W.path}")
-        raise
+    main([test_help, test_usage_errors, test_options_stop_at_command,
+             test_command_not_found, test_not_executable,
+             test_static_binaries_refused, test_setuid_refused,
+             test_missing_program_interpreter, test_exec_failure_in_child,
+             test_shebang_script, test_path_search_and_argv0, test_environment,
+             test_exit_status_passthrough, test_status_kept_with_sigchld_ignored,
+             test_existing_output,
+             test_force_refuses_foreign_files, test_stdout_unchanged,
+             test_summary_and_quiet, test_no_shim_found], workdir=W)

@@ -143,14 +143,7 @@ def test_terminal_interrupt_not_doubled():
 
 
 if __name__ == "__main__":
-    try:
-        main([test_kill_term_reaches_child, test_other_signals_forwarded_once,
-              test_unhandled_signal_kills_with_128_plus_n,
-              test_stopped_child_does_not_end_the_wait,
-              test_terminal_interrupt_not_doubled])
-    except SystemExit as e:
-        if e.code == 0:
-            W.cleanup()
-        else:
-            print(f"work directory kept: {W.path}")
-        raise
+    main([test_kill_term_reaches_child, test_other_signals_forwarded_once,
+             test_unhandled_signal_kills_with_128_plus_n,
+             test_stopped_child_does_not_end_the_wait,
+             test_terminal_interrupt_not_doubled], workdir=W)

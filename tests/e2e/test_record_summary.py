@@ -85,13 +85,6 @@ def test_quiet():
 
 
 if __name__ == "__main__":
-    try:
-        main([test_one_process_exact_counts, test_threads, test_dropped,
-              test_exec_is_followed, test_no_iteration, test_killed_is_truncated,
-              test_shim_not_loaded, test_quiet])
-    except SystemExit as e:
-        if e.code == 0:
-            W.cleanup()
-        else:
-            print(f"work directory kept: {W.path}")
-        raise
+    main([test_one_process_exact_counts, test_threads, test_dropped,
+             test_exec_is_followed, test_no_iteration, test_killed_is_truncated,
+             test_shim_not_loaded, test_quiet], workdir=W)

@@ -116,6 +116,18 @@ def test_exec_closes_the_old_image_cleanly():
     w.cleanup()
 
 
+def test_every_exec_function_is_wrapped():
+    w = Workdir()
+    p = record(w.join("t"), [program("execchain")])
+    expect("done at step 4" in p.stdout, p.stdout)
+    expect("truncated" not in p.stderr, f"execl/execlp/execle close the old image: {p.stderr}")
+    doc = report_json(w.join("t"))
+    for step in range(1, 5):
+        expect(by_name(doc, f"step{step}")[0]["iterations"] == 3, f"step {step}")
+    expect(len(os.listdir(w.join("t"))) == 4, "four images, four files")
+    w.cleanup()
+
+
 def test_fresh_pages_show_as_minor_faults():
     w = Workdir()
     pages, at = 256, 10
@@ -201,6 +213,7 @@ if __name__ == "__main__":
     main([test_threads_each_have_a_stream, test_nested_regions,
           test_fork_child_writes_its_own_trace, test_exec_is_followed_and_no_follow_stops_it,
           test_failed_exec_keeps_recording, test_exec_closes_the_old_image_cleanly,
+          test_every_exec_function_is_wrapped,
           test_fresh_pages_show_as_minor_faults, test_sleep_is_off_cpu_and_a_voluntary_switch,
           test_sigkill_leaves_every_committed_iteration, test_program_output_and_status_unchanged,
           test_spawn_vfork_system_do_not_corrupt_the_parent,

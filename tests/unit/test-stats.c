@@ -8,19 +8,7 @@
 
 #include "stats.h"
 
-static unsigned passed, failed;
-
-#define CHECK(cond, ...)                                                   \
-	do {                                                               \
-		if (cond) {                                                \
-			passed++;                                          \
-		} else {                                                   \
-			failed++;                                          \
-			printf("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
-			printf(__VA_ARGS__);                               \
-			printf("\n");                                      \
-		}                                                          \
-	} while (0)
+#include "unit-test.h"
 
 static int near(double a, double b)
 {
@@ -263,6 +251,5 @@ int main(void)
 	test_sort_and_mad_random();
 	test_histogram();
 	test_format();
-	printf("%u passed, %u failed\n", passed, failed);
-	return failed != 0;
+	return unit_test_finish();
 }

@@ -8,17 +8,9 @@
 
 #include "iterprof/trace-codec.h"
 
-static int passed, failed;
+#include "unit-test.h"
 
-#define CHECK(cond)                                                                   \
-	do {                                                                          \
-		if (cond) {                                                           \
-			passed++;                                                     \
-		} else {                                                              \
-			failed++;                                                     \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-		}                                                                     \
-	} while (0)
+#define CHECK1(cond) CHECK(cond, "%s", "")
 
 static void roundtrip(const struct itp_iteration *in, unsigned counters, uint64_t prev)
 {
@@ -28,14 +20,14 @@ static void roundtrip(const struct itp_iteration *in, unsigned counters, uint64_
 
 	memset(rec, 0xa5, sizeof(rec));
 	size = itp_iteration_encode(rec, in, counters, prev);
-	CHECK(size % 8 == 0);
-	CHECK(size <= ITP_ITER_RECORD_MAX(counters));
-	CHECK(itp_iteration_decode(rec, size, counters, prev, &out) == 0);
-	CHECK(out.region_id == in->region_id && out.flags == in->flags && out.depth == in->depth);
-	CHECK(out.start_ns == in->start_ns && out.duration_ns == in->duration_ns);
-	CHECK(out.enabled == in->enabled && out.running == in->running);
+	CHECK1(size % 8 == 0);
+	CHECK1(size <= ITP_ITER_RECORD_MAX(counters));
+	CHECK1(itp_iteration_decode(rec, size, counters, prev, &out) == 0);
+	CHECK1(out.region_id == in->region_id && out.flags == in->flags && out.depth == in->depth);
+	CHECK1(out.start_ns == in->start_ns && out.duration_ns == in->duration_ns);
+	CHECK1(out.enabled == in->enabled && out.running == in->running);
 	for (unsigned i = 0; i < counters; i++)
-		CHECK(out.values[i] == in->values[i]);
+		CHECK1(out.values[i] == in->values[i]);
 	/* Every proper prefix that cuts a varint must be refused. */
 	for (uint32_t cut = ITP_ITER_OFF_PAYLOAD; cut < size; cut++) {
 		struct itp_iteration scratch;
@@ -47,7 +39,7 @@ static void roundtrip(const struct itp_iteration *in, unsigned counters, uint64_
 		for (unsigned k = 0; k < 5 + counters; k++)
 			if (itp_get_varint(&p, rec + cut, &v))
 				complete = 0;
-		CHECK(itp_iteration_decode(rec, cut, counters, prev, &scratch) == (complete ? 0 : -1));
+		CHECK1(itp_iteration_decode(rec, cut, counters, prev, &scratch) == (complete ? 0 : -1));
 	}
 }
 
@@ -86,7 +78,7 @@ int main(void)
 					   .enabled = 2400, .running = 2400 };
 
 		t.values[0] = 2300;
-		CHECK(itp_iteration_encode(rec, &t, 8, 997000) <= 32);
+		CHECK1(itp_iteration_encode(rec, &t, 8, 997000) <= 32);
 	}
 
 	/* Malformed: running > enabled, an 11-byte varint, too many counters. */
@@ -100,13 +92,12 @@ int main(void)
 		p = itp_put_varint(p, 10);  /* duration */
 		p = itp_put_varint(p, 5);   /* enabled */
 		p = itp_put_varint(p, 6);   /* enabled - running > enabled */
-		CHECK(itp_iteration_decode(rec, (uint32_t)(p - rec), 0, 0, &out) == -1);
+		CHECK1(itp_iteration_decode(rec, (uint32_t)(p - rec), 0, 0, &out) == -1);
 		memset(rec + ITP_ITER_OFF_PAYLOAD, 0xff, 11);
 		rec[ITP_ITER_OFF_PAYLOAD + 11] = 0;
-		CHECK(itp_iteration_decode(rec, sizeof(rec), 0, 0, &out) == -1);
-		CHECK(itp_iteration_decode(rec, sizeof(rec), ITP_MAX_COUNTERS + 1, 0, &out) == -1);
+		CHECK1(itp_iteration_decode(rec, sizeof(rec), 0, 0, &out) == -1);
+		CHECK1(itp_iteration_decode(rec, sizeof(rec), ITP_MAX_COUNTERS + 1, 0, &out) == -1);
 	}
 
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed != 0;
+	return unit_test_finish();
 }

@@ -17,19 +17,7 @@
 #include "trace-builder.h"
 #include "trace-reader.h"
 
-static unsigned passed, failed;
-
-#define CHECK(cond, ...)                                                   \
-	do {                                                               \
-		if (cond) {                                                \
-			passed++;                                          \
-		} else {                                                   \
-			failed++;                                          \
-			printf("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
-			printf(__VA_ARGS__);                               \
-			printf("\n");                                      \
-		}                                                          \
-	} while (0)
+#include "unit-test.h"
 
 #define BASE_NS 1000000000ull /* the builder's start_ns */
 
@@ -638,6 +626,5 @@ int main(void)
 	test_every_truncation();
 	test_bit_flips();
 	test_files();
-	printf("%u passed, %u failed\n", passed, failed);
-	return failed != 0;
+	return unit_test_finish();
 }
