@@ -170,6 +170,30 @@ def test_sigkill_leaves_every_committed_iteration():
     w.cleanup()
 
 
+def test_sigsegv_leaves_every_committed_iteration():
+    w = Workdir()
+    p = record(w.join("t"), [ITERBENCH, "-n", "100", "-S", "25"], check=None)
+    expect(p.returncode == 128 + signal.SIGSEGV, f"exit status {p.returncode}")
+    doc = report_json(w.join("t"))
+    expect(by_name(doc, "loop")[0]["iterations"] == 24, "the 24 iterations before the crash")
+    w.cleanup()
+
+
+def test_markers_through_python_ctypes():
+    w = Workdir()
+    script = ("import ctypes\n"
+              "lib = ctypes.CDLL(None)\n"
+              "for i in range(17):\n"
+              "    lib.iterprof_iter_begin(b'py-step')\n"
+              "    sum(range(1000))\n"
+              "    lib.iterprof_iter_end(b'py-step')\n"
+              "print('done')\n")
+    p = record(w.join("t"), ["python3", "-c", script])
+    expect(p.stdout == "done\n", p.stdout)
+    expect(by_name(report_json(w.join("t")), "py-step")[0]["iterations"] == 17, "17 iterations")
+    w.cleanup()
+
+
 def test_program_output_and_status_unchanged():
     w = Workdir()
     cmd = [ITERBENCH, "-n", "20", "-t", "2"]
@@ -215,6 +239,7 @@ if __name__ == "__main__":
           test_failed_exec_keeps_recording, test_exec_closes_the_old_image_cleanly,
           test_every_exec_function_is_wrapped,
           test_fresh_pages_show_as_minor_faults, test_sleep_is_off_cpu_and_a_voluntary_switch,
-          test_sigkill_leaves_every_committed_iteration, test_program_output_and_status_unchanged,
+          test_sigkill_leaves_every_committed_iteration,
+          test_sigsegv_leaves_every_committed_iteration, test_markers_through_python_ctypes, test_program_output_and_status_unchanged,
           test_spawn_vfork_system_do_not_corrupt_the_parent,
           test_markers_without_shim_are_harmless, test_non_pie_program_is_recorded])

@@ -12,6 +12,7 @@
  *   -s  sleep MS milliseconds in the iteration given by -a (every one if no -a)
  *   -a  the 1-based iteration that -p / -s apply to
  *   -K  SIGKILL itself in the middle of this 1-based iteration (main thread)
+ *   -S  crash with SIGSEGV (a store through NULL) in this 1-based iteration
  *   -N  also mark a nested region "<REGION>.inner" inside each iteration
  *   -f  fork after the loop: the child runs the same loop, then exits
  *   -x  after the loop (and fork), exec PROG ARGS... (the rest of the line);
@@ -31,7 +32,8 @@
 
 #include <iterprof/iterprof.h>
 
-static long iterations = 100, work = 1000, pages, sleep_ms, at_iteration, kill_at;
+static long iterations = 100, work = 1000, pages, sleep_ms, at_iteration, kill_at, segv_at;
+static int *volatile null_pointer;
 static const char *region = "loop";
 static char inner[300];
 static int nested;
@@ -81,6 +83,8 @@ static void *run_loop(void *arg)
 		}
 		if (is_main && kill_at == i)
 			raise(SIGKILL);
+		if (is_main && segv_at == i)
+			*null_pointer = 1;
 		iterprof_iter_end(region);
 	}
 	return NULL;
@@ -110,7 +114,7 @@ int main(int argc, char **argv)
 	long threads = 1;
 	int do_fork = 0, opt;
 
-	while ((opt = getopt(argc, argv, "+n:t:r:w:p:s:a:K:Nfx")) != -1) {
+	while ((opt = getopt(argc, argv, "+n:t:r:w:p:s:a:K:S:Nfx")) != -1) {
 		switch (opt) {
 		case 'n': iterations = atol(optarg); break;
 		case 't': threads = atol(optarg); break;
@@ -120,6 +124,7 @@ int main(int argc, char **argv)
 		case 's': sleep_ms = atol(optarg); break;
 		case 'a': at_iteration = atol(optarg); break;
 		case 'K': kill_at = atol(optarg); break;
+		case 'S': segv_at = atol(optarg); break;
 		case 'N': nested = 1; break;
 		case 'f': do_fork = 1; break;
 		case 'x': goto exec_rest;
