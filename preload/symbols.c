@@ -441,12 +441,17 @@ static size_t demangle_length_limit(void)
 	return limit < DEMANGLE_MAX_LENGTH ? limit : DEMANGLE_MAX_LENGTH;
 }
 
-/* @display with " [clone .cold]"-style suffixes of @full appended: without
- * DMGL_PARAMS libiberty leaves them out, and then "f" would name f's cold
- * part as well as f. Takes @display, returns the result (or NULL). */
-static char *append_clone_suffix(char *display, const char *full)
+/*
+ * @display with the clone suffixes of @mangled appended (".cold",
+ * ".constprop.0", ".isra.0.cold"): without DMGL_PARAMS libiberty leaves
+ * them out, and then "f" would name f's cold part as well as f. Appended as
+ * in the symbol table, not as libiberty's " [clone .cold]", so that a C++
+ * clone reads like a C one (f.cold). A mangled C++ name has no '.' but
+ * there. Takes @display, returns the result (or NULL).
+ */
+static char *append_clone_suffix(char *display, const char *mangled)
 {
-	const char *clone = strstr(full, " [clone ");
+	const char *clone = strchr(mangled, '.');
 	char *joined;
 
 	if (!clone || !display)
@@ -478,7 +483,7 @@ static int demangle_limited(const char *mangled, size_t max_length, char **displ
 			 * is what a user types. */
 			if (*full)
 				*display = append_clone_suffix(
-					cplus_demangle(mangled, DMGL_GNU_V3 | DMGL_ANSI), *full);
+					cplus_demangle(mangled, DMGL_GNU_V3 | DMGL_ANSI), mangled);
 		}
 		if (*full && !*display)
 			*display = strdup(*full);

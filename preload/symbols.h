@@ -26,8 +26,8 @@ struct symbol {
 	const char *name;    /* display name: demangled; C++ without parameter list
 				(ns::Class::method), Rust without the ::h<hash> suffix;
 				equal to mangled for C. A compiler clone keeps its
-				suffix ("f [clone .cold]"), so that "f" names the
-				function, not its out-of-line fragments. */
+				suffix as in C ("ns::f.cold", "ns::f.constprop.0"),
+				so that "ns::f" names the function alone. */
 	const char *mangled; /* as in the symbol table, without an @VERSION suffix */
 	const char *long_name; /* C++ with its parameter list, Rust with its hash
 				  (legacy) or disambiguators (v0); NULL for others */

@@ -208,7 +208,7 @@ static void test_fixture(void)
 	CHECK(s && s->address == (uintptr_t)dlsym(handle, "_ZN2ns5ClassltIiEEbT_"),
 	      "templated operator<");
 	/* The .cold fragment is not the function. */
-	cold = by_name(t, "ns::Class::method [clone .cold]");
+	cold = by_name(t, "ns::Class::method.cold");
 	CHECK(cold && !symbol_matches(cold, "ns::Class::method") &&
 		      symbol_matches(cold, "ns::Class::method*"),
 	      "a clone keeps its suffix");
@@ -284,6 +284,9 @@ static void test_demangle(void)
 		       "crate::module::func::h0123456789abcdef");
 	check_demangle("_RNvNtCs1234_5crate6module4func", "crate::module::func",
 		       "crate[3c1c0]::module::func");
+	/* LLVM's suffix on a promoted local is not a clone: the function. */
+	check_demangle("_ZN5crate6module4func17h0123456789abcdefE.llvm.12345",
+		       "crate::module::func", "crate::module::func::h0123456789abcdef");
 	check_demangle("_ZNK2ns5Class6methodEi", "ns::Class::method", "ns::Class::method(int) const");
 	check_demangle("_ZNKR2ns5Class1fEv", "ns::Class::f", "ns::Class::f() const &");
 	check_demangle("_ZNKSt8functionIFviEEclEi", "std::function<void (int)>::operator()",
@@ -294,8 +297,10 @@ static void test_demangle(void)
 		       "bool ns::Class::operator< <int>(int)");
 	check_demangle("_ZZ4mainENKUlvE_clEv", "main::{lambda()#1}::operator()",
 		       "main::{lambda()#1}::operator()() const");
-	check_demangle("_ZN2ns5Class6methodEv.cold", "ns::Class::method [clone .cold]",
+	check_demangle("_ZN2ns5Class6methodEv.cold", "ns::Class::method.cold",
 		       "ns::Class::method() [clone .cold]");
+	check_demangle("_ZN2ns4workEi.constprop.0.isra.0", "ns::work.constprop.0.isra.0",
+		       "ns::work(int) [clone .constprop.0] [clone .isra.0]");
 	/* Not mangled, or not valid: the name itself. */
 	check_demangle("main", "main", NULL);
 	check_demangle("_Z", "_Z", NULL);
