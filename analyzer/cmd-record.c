@@ -46,6 +46,7 @@ struct record_options {
 	bool follow;
 	bool verbose;
 	const char *sched;    /* auto, always or off */
+	char *functions;      /* -f patterns joined by newlines, or NULL */
 	char **command;       /* NULL-terminated, argv[0] as typed */
 };
 
@@ -59,6 +60,15 @@ static void record_usage(FILE *out)
 	      "from <iterprof/iterprof.h> (no library is needed at link time).\n"
 	      "\n"
 	      "options:\n"
+	      "  -f, --function PATTERN\n"
+	      "                     make every call of the functions matching PATTERN an\n"
+	      "                     iteration, in the unmodified program (repeatable).\n"
+	      "                     PATTERN: a symbol name or glob, mangled or demangled\n"
+	      "                     (ns::Class::method, crate::module::func, *_kernel),\n"
+	      "                     optionally NAME@OBJECT (memcpy@libc.so.6, foo@main).\n"
+	      "                     The region is the demangled name. Recursion and\n"
+	      "                     re-entry: only the outermost call per thread is an\n"
+	      "                     iteration; other threads have their own streams.\n"
 	      "  -o, --output PATH  write the recording into directory PATH\n"
 	      "                     (default: " RECORD_DEFAULT_OUTPUT ")\n"
 	      "  --force            replace PATH if it holds an earlier recording (only\n"
@@ -91,6 +101,7 @@ static int record_parse_options(int argc, char **argv,
 {
 	static const struct option long_options[] = {
 		{ "output", required_argument, NULL, 'o' },
+		{ "function", required_argument, NULL, 'f' },
 		{ "force", no_argument, NULL, OPTION_FORCE },
 		{ "no-follow", no_argument, NULL, OPTION_NO_FOLLOW },
 		{ "sched", required_argument, NULL, OPTION_SCHED },
@@ -108,8 +119,24 @@ static int record_parse_options(int argc, char **argv,
 	 * ':': report a missing argument as ':' so the error is ours. */
 	opterr = 0;
 	optind = 0; /* glibc: reinitialise (main() may have parsed before) */
-	while ((c = getopt_long(argc, argv, "+:o:qvh", long_options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:o:f:qvh", long_options, NULL)) != -1) {
 		switch (c) {
+		case 'f': {
+			char *joined;
+
+			if (!*optarg || strchr(optarg, '\n')) {
+				cli_error("-f '%s': not a function name or pattern", optarg);
+				return CLI_EXIT_BAD_INPUT;
+			}
+			if (asprintf(&joined, "%s%s%s", options->functions ? options->functions : "",
+				     options->functions ? "\n" : "", optarg) < 0) {
+				cli_error("out of memory");
+				return CLI_EXIT_FAILURE;
+			}
+			free(options->functions);
+			options->functions = joined;
+			break;
+		}
 		case 'o':
 			if (!*optarg) {
 				cli_error("-o: empty path (name a directory to create)");
@@ -370,8 +397,20 @@ static int child_environment_set(const struct record_options *options,
 	    (options->follow ? unsetenv("ITERPROF_FOLLOW")
 			     : setenv("ITERPROF_FOLLOW", "0", 1)) ||
 	    (options->verbose ? setenv("ITERPROF_VERBOSE", "1", 1)
-			      : unsetenv("ITERPROF_VERBOSE")))
+			      : unsetenv("ITERPROF_VERBOSE")) ||
+	    (options->functions ? setenv("ITERPROF_FUNCTIONS", options->functions, 1)
+				: unsetenv("ITERPROF_FUNCTIONS")))
 		err = -errno;
+	if (!err) {
+		char pid[16];
+
+		/* The command (our child) reports what -f did on stderr, unless
+		 * -q; -v makes every process report. */
+		snprintf(pid, sizeof(pid), "%d", (int)getpid());
+		if (cli_quiet ? unsetenv("ITERPROF_LAUNCHER_PID")
+			      : setenv("ITERPROF_LAUNCHER_PID", pid, 1))
+			err = -errno;
+	}
 	free(preload);
 	return err;
 }
@@ -590,7 +629,7 @@ static const char *plural(uint64_t n, const char *one, const char *many)
 }
 
 static void record_summarize(const char *output, const char *output_abs,
-			     bool follow)
+			     bool follow, bool has_functions)
 {
 	struct recording_summary summary;
 	char other[NAME_MAX + 1];
@@ -637,7 +676,16 @@ static void record_summarize(const char *output, const char *output_abs,
 	if (summary.counters_note[0])
 		cli_info("note: %.*s", (int)sizeof(summary.counters_note),
 			 summary.counters_note);
-	if (summary.iterations == 0)
+	if (summary.never_called[0])
+		cli_info("-f: never called: %s (no call of the patched function returned)",
+			 summary.never_called);
+	/* With -f, the shim said at the start what it patched, and "never
+	 * called" above says why nothing was recorded. */
+	if (summary.iterations == 0 && has_functions && !summary.functions_patched)
+		cli_info("the command ran but recorded no iteration: no -f pattern matched a "
+			 "function that could be patched (see the -f lines above, or "
+			 "'iterprof report')");
+	else if (summary.iterations == 0 && !has_functions)
 		cli_info("the command ran but recorded no iteration: no begin/end "
 			 "marker pair completed (mark each iteration with "
 			 "iterprof_iter_begin(\"name\") and iterprof_iter_end(\"name\") "
@@ -658,8 +706,10 @@ int cmd_record(int argc, char **argv)
 	int err;
 
 	status = record_parse_options(argc, argv, &options);
-	if (status >= 0)
+	if (status >= 0) {
+		free(options.functions);
 		return status;
+	}
 
 	err = exec_check_resolve(options.command[0], &path, why, sizeof(why));
 	if (!err)
@@ -694,8 +744,10 @@ int cmd_record(int argc, char **argv)
 	if (exec_errno)
 		rmdir(output_abs); /* nothing ran: leave no empty recording behind */
 	else
-		record_summarize(options.output, output_abs, options.follow);
+		record_summarize(options.output, output_abs, options.follow,
+				 options.functions != NULL);
 out:
+	free(options.functions);
 	free(output_abs);
 	free(shim);
 	free(path);

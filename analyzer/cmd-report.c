@@ -318,6 +318,27 @@ static void text_process(FILE *out, const struct recording_process *p)
 		fprintf(out, "  (the footer counts %" PRIu64 " iterations; the file holds %" PRIu64
 			     ")\n",
 			p->footer_iterations, p->iterations);
+	for (unsigned f = 0; f < p->function_count; f++) {
+		const struct recording_function *fn = &p->functions[f];
+
+		fputs("  -f ", out);
+		print_clean(out, fn->pattern);
+		if (fn->status == ITP_FUNCTION_PATCHED || fn->status == ITP_FUNCTION_REFUSED) {
+			fputs(fn->status == ITP_FUNCTION_PATCHED ? ": patched " : ": refused ", out);
+			print_clean(out, fn->name);
+			fputs(" (", out);
+			print_clean(out, fn->module);
+			fputc(')', out);
+			if (fn->status == ITP_FUNCTION_REFUSED) {
+				fputs(": ", out);
+				print_clean(out, fn->reason);
+			}
+		} else {
+			fputs(": ", out);
+			print_clean(out, fn->reason);
+		}
+		fputc('\n', out);
+	}
 	if (p->counters_note[0]) {
 		fputs("  counters: ", out);
 		print_clean(out, p->counters_note);
@@ -336,7 +357,7 @@ static void text_process(FILE *out, const struct recording_process *p)
 		const char *sep = "";
 
 		fprintf(out, "  dropped iterations: %" PRIu64 " (", p->dropped);
-		for (unsigned r = 0; r <= ITP_DROP_TOO_MANY_REGIONS; r++) {
+		for (unsigned r = 0; r <= ITP_DROP_REASON_MAX; r++) {
 			if (!p->dropped_by_reason[r])
 				continue;
 			fprintf(out, "%s%s: %" PRIu64, sep,
@@ -452,6 +473,7 @@ static const char *const drop_reason_keys[] = {
 	[ITP_DROP_REENTERED] = "reentered",
 	[ITP_DROP_TOO_DEEP] = "too_deep",
 	[ITP_DROP_TOO_MANY_REGIONS] = "too_many_regions",
+	[ITP_DROP_UNWOUND] = "unwound",
 };
 
 static const char *counter_why(const struct recording_counter *c)
@@ -508,12 +530,31 @@ static json_t *json_process(const struct recording_process *p)
 	json_set(o, "footer_iterations", p->has_footer ? json_u64(p->footer_iterations)
 						       : json_null());
 	json_set(o, "dropped", json_u64(p->dropped));
-	for (unsigned r = 0; r <= ITP_DROP_TOO_MANY_REGIONS; r++)
+	for (unsigned r = 0; r <= ITP_DROP_REASON_MAX; r++)
 		if (p->dropped_by_reason[r])
 			json_set(dropped, drop_reason_keys[r], json_u64(p->dropped_by_reason[r]));
 	json_set(o, "dropped_by_reason", dropped);
 	json_set(o, "lost_records", json_u64(p->lost_records));
 	json_set(o, "counters_note", json_text_or_null(p->counters_note));
+	{
+		json_t *functions = json_array();
+
+		for (unsigned f = 0; f < p->function_count; f++) {
+			const struct recording_function *fn = &p->functions[f];
+			json_t *jf = json_object();
+
+			json_set(jf, "pattern", json_text(fn->pattern));
+			json_set(jf, "status",
+				 json_string(fn->status == ITP_FUNCTION_PATCHED   ? "patched"
+					     : fn->status == ITP_FUNCTION_REFUSED ? "refused"
+										  : "no_match"));
+			json_set(jf, "name", json_text_or_null(fn->name));
+			json_set(jf, "module", json_text_or_null(fn->module));
+			json_set(jf, "reason", json_text_or_null(fn->reason));
+			json_array_append_new(functions, jf);
+		}
+		json_set(o, "functions", functions);
+	}
 	for (unsigned c = 0; c < p->counter_count; c++) {
 		const struct recording_counter *rc = &p->counters[c];
 		json_t *jc = json_object();

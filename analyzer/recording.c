@@ -41,11 +41,22 @@ static void thread_free(struct recording_thread *thread)
 	free(thread->notes);
 }
 
+static void function_free(struct recording_function *f)
+{
+	free(f->pattern);
+	free(f->name);
+	free(f->module);
+	free(f->reason);
+}
+
 static void process_free(struct recording_process *process)
 {
 	for (unsigned i = 0; i < process->thread_count; i++)
 		thread_free(&process->threads[i]);
 	free(process->threads);
+	for (unsigned i = 0; i < process->function_count; i++)
+		function_free(&process->functions[i]);
+	free(process->functions);
 	free(process->file);
 }
 
@@ -195,10 +206,28 @@ static int load_thread(struct recording_process *process, struct recording_threa
 			break;
 		case ITP_REC_DROPPED:
 			thread->dropped += rec.dropped.count;
-			process->dropped_by_reason[rec.dropped.reason <= ITP_DROP_TOO_MANY_REGIONS
+			process->dropped_by_reason[rec.dropped.reason <= ITP_DROP_REASON_MAX
 							   ? rec.dropped.reason
 							   : 0] += rec.dropped.count;
 			break;
+		case ITP_REC_FUNCTION: {
+			struct recording_function f = {
+				.status = rec.function.status,
+				.pattern = strndup(rec.function.pattern, rec.function.pattern_len),
+				.name = strndup(rec.function.name, rec.function.name_len),
+				.module = strndup(rec.function.module, rec.function.module_len),
+				.reason = strndup(rec.function.reason, rec.function.reason_len),
+			};
+
+			if (!f.pattern || !f.name || !f.module || !f.reason ||
+			    grow((void **)&process->functions, process->function_count + 1,
+				 sizeof(*process->functions))) {
+				function_free(&f);
+				goto nomem;
+			}
+			process->functions[process->function_count++] = f;
+			break;
+		}
 		case ITP_REC_NOTE: {
 			char *text = strndup(rec.note.text, rec.note.len);
 
@@ -474,6 +503,21 @@ int recording_open_buffer(const void *data, size_t size, const char *name,
 	return 0;
 }
 
+/* Did any process complete an iteration of region @name? */
+static bool function_was_called(const struct recording *rec, const char *name)
+{
+	for (unsigned i = 0; i < rec->process_count; i++) {
+		const struct recording_process *p = &rec->processes[i];
+
+		for (unsigned t = 0; t < p->thread_count; t++)
+			for (unsigned r = 0; r < p->threads[t].region_count; r++)
+				if (p->threads[t].regions[r].count &&
+				    !strcmp(p->threads[t].regions[r].name, name))
+					return true;
+	}
+	return false;
+}
+
 int recording_summarize(const char *path, struct recording_summary *summary, char *why,
 			size_t why_len)
 {
@@ -494,6 +538,21 @@ int recording_summarize(const char *path, struct recording_summary *summary, cha
 		summary->iterations += p->iterations;
 		summary->dropped += p->dropped;
 		summary->truncated_files += p->is_truncated;
+		for (unsigned f = 0; f < p->function_count; f++) {
+			const struct recording_function *fn = &p->functions[f];
+
+			if (fn->status != ITP_FUNCTION_PATCHED)
+				continue;
+			summary->functions_patched++;
+			if (!function_was_called(rec, fn->name) &&
+			    !strstr(summary->never_called, fn->name)) {
+				size_t used = strlen(summary->never_called);
+
+				snprintf(summary->never_called + used,
+					 sizeof(summary->never_called) - used, "%s%s",
+					 used ? ", " : "", fn->name);
+			}
+		}
 		if (!summary->counters_note[0] && p->counters_note[0]) {
 			/* the summary's field is one byte shorter: cut the note */
 			size_t n = strnlen(p->counters_note, sizeof(summary->counters_note) - 1);

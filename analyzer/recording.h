@@ -24,6 +24,10 @@ struct recording_summary {
 	/* The first non-empty counters_note of the files: why counters are
 	 * degraded on this machine, for the launcher to print once. */
 	char counters_note[128];
+	unsigned functions_patched;  /* -f: functions patched, over all files */
+	/* -f: patched functions that no process ever completed a call of,
+	 * comma-separated and cut to fit */
+	char never_called[256];
 };
 
 /*
@@ -108,10 +112,18 @@ struct recording_process {
 	 * a full disk drops reach only the footer) */
 	uint64_t dropped;
 	/* [0]: reason unknown, including drops only the footer counts */
-	uint64_t dropped_by_reason[ITP_DROP_TOO_MANY_REGIONS + 1];
+	uint64_t dropped_by_reason[ITP_DROP_REASON_MAX + 1];
 	uint64_t lost_records;
 	unsigned thread_count;
 	struct recording_thread *threads; /* in the order they started writing */
+	unsigned function_count;
+	struct recording_function *functions; /* in the order the shim wrote them */
+};
+
+/* What became of a `-f PATTERN` in a process image (ITP_REC_FUNCTION). */
+struct recording_function {
+	uint16_t status; /* ITP_FUNCTION_* */
+	char *pattern, *name, *module, *reason; /* owned; "" when absent */
 };
 
 struct recording {

@@ -514,6 +514,29 @@ static int decode_record(const struct trace_cursor *c, const struct trace_chunk 
 		rec->dropped.count = le32(p + ITP_DROPPED_OFF_COUNT);
 		rec->dropped.reason = le32(p + ITP_DROPPED_OFF_REASON);
 		return 0;
+	case ITP_REC_FUNCTION: {
+		uint32_t need;
+
+		if (size < ITP_FUNCTION_OFF_STRINGS)
+			break;
+		rec->function.status = le16(p + ITP_FUNCTION_OFF_STATUS);
+		rec->function.pattern_len = le16(p + ITP_FUNCTION_OFF_PATTERN_LEN);
+		rec->function.name_len = le16(p + ITP_FUNCTION_OFF_NAME_LEN);
+		rec->function.module_len = le16(p + ITP_FUNCTION_OFF_MODULE_LEN);
+		rec->function.reason_len = le16(p + ITP_FUNCTION_OFF_REASON_LEN);
+		need = ITP_FUNCTION_OFF_STRINGS + (uint32_t)rec->function.pattern_len +
+		       rec->function.name_len + rec->function.module_len +
+		       rec->function.reason_len + 4;
+		if (need > size)
+			return reader_fail(r, why, why_len, rec->offset, -EINVAL,
+					   "function record needs %" PRIu32 " bytes, has %" PRIu32,
+					   need, size);
+		rec->function.pattern = (const char *)p + ITP_FUNCTION_OFF_STRINGS;
+		rec->function.name = rec->function.pattern + rec->function.pattern_len + 1;
+		rec->function.module = rec->function.name + rec->function.name_len + 1;
+		rec->function.reason = rec->function.module + rec->function.module_len + 1;
+		return 0;
+	}
 	case ITP_REC_NOTE:
 		if (size < ITP_NOTE_OFF_TEXT)
 			break;
@@ -575,7 +598,7 @@ int trace_cursor_next(struct trace_cursor *c, struct trace_record *rec, char *wh
 			cursor_next_chunk(c);
 			continue;
 		}
-		if (type < ITP_REC_THREAD || type > ITP_REC_NOTE) {
+		if (type < ITP_REC_THREAD || type > ITP_REC_TYPE_MAX) {
 			/* Newer minor versions may add record types; ours
 			 * cannot, so in a file of our minor it is damage. */
 			if (r->info.version_minor > ITP_VERSION_MINOR) {
@@ -625,6 +648,8 @@ const char *trace_drop_reason_name(uint32_t reason)
 		return "nested too deep";
 	case ITP_DROP_TOO_MANY_REGIONS:
 		return "too many regions";
+	case ITP_DROP_UNWOUND:
+		return "left by longjmp or an exception";
 	}
 	return "unknown reason";
 }

@@ -111,6 +111,11 @@ struct trace_record {
 			uint32_t len;
 			const char *text;
 		} note;
+		struct {
+			uint16_t status; /* ITP_FUNCTION_* */
+			uint16_t pattern_len, name_len, module_len, reason_len;
+			const char *pattern, *name, *module, *reason;
+		} function;
 	};
 };
 

@@ -4,6 +4,8 @@
  *   ITERPROF_FOLLOW   "0": do not record programs this one execs
  *   ITERPROF_SCHED    auto | always | off: rusage and schedstat reads
  *   ITERPROF_VERBOSE  "1": diagnostics on stderr
+ *   ITERPROF_FUNCTIONS  -f patterns, one per line
+ *   ITERPROF_LAUNCHER_PID  the launcher: its direct children report what -f did
  * and, for the tests only (fault injection, as SQLite's test hooks):
  *   ITERPROF_INJECT_PERF_ERRNO  N: every perf_event_open fails with errno N
  */
@@ -31,6 +33,15 @@ void config_load(void)
 		strcpy(shim_config.output_dir, output);
 	shim_config.follow_exec = !(follow && !strcmp(follow, "0"));
 	shim_config.is_verbose = verbose && !strcmp(verbose, "1");
+	{
+		const char *functions = getenv("ITERPROF_FUNCTIONS");
+		const char *launcher = getenv("ITERPROF_LAUNCHER_PID");
+
+		shim_config.functions[0] = '\0';
+		if (functions && strlen(functions) < sizeof(shim_config.functions))
+			strcpy(shim_config.functions, functions);
+		shim_config.launcher_pid = launcher ? atoi(launcher) : 0;
+	}
 	shim_config.inject_perf_errno = 0;
 	{
 		const char *inject = getenv("ITERPROF_INJECT_PERF_ERRNO");
@@ -92,6 +103,8 @@ void config_stop_following(void)
 	unsetenv("ITERPROF_FOLLOW");
 	unsetenv("ITERPROF_SCHED");
 	unsetenv("ITERPROF_VERBOSE");
+	unsetenv("ITERPROF_FUNCTIONS");
+	unsetenv("ITERPROF_LAUNCHER_PID");
 }
 
 void shim_log(const char *fmt, ...)

@@ -16,6 +16,7 @@
 #include <sched.h>
 #include <string.h>
 
+#include "patch.h"
 #include "shim.h"
 
 int shim_state = SHIM_UNINITIALISED;
@@ -66,6 +67,8 @@ static void shim_init(void)
 	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 	tls_initialising = 0;
 	__atomic_store_n(&shim_state, SHIM_READY, __ATOMIC_RELEASE);
+	/* Still single-threaded (a constructor): patch the -f functions. */
+	patch_init();
 }
 
 bool shim_ensure_ready(void)

@@ -360,7 +360,7 @@ dropped:
 	ts->dropped++;
 }
 
-__attribute__((visibility("default"))) void iterprof_iter_begin(const char *region)
+void markers_begin(const char *region)
 {
 	int saved_errno = errno;
 	struct thread_state *ts;
@@ -407,9 +407,8 @@ out:
 	errno = saved_errno;
 }
 
-__attribute__((visibility("default"))) void iterprof_iter_end(const char *region)
+void markers_end(const char *region, uint64_t end_ns)
 {
-	uint64_t end_ns = clock_now_ns();
 	int saved_errno = errno;
 	struct counter_snapshot end = { .is_valid = false };
 	struct thread_state *ts;
@@ -450,4 +449,75 @@ unbusy:
 	tls_busy = 0;
 out:
 	errno = saved_errno;
+}
+
+void markers_abandon(const char *region)
+{
+	struct thread_state *ts = tls_thread;
+	int id, k;
+
+	if (!ts || ts->generation != trace_writer_generation() || tls_busy)
+		return;
+	tls_busy = 1;
+	id = region_find(ts, region, false);
+	for (k = (int)ts->depth - 1; k >= 0; k--) {
+		if (ts->stack[k].region == id)
+			break;
+	}
+	if (k >= 0 && id >= 0) {
+		drop(ts, ITP_DROP_UNWOUND, ts->depth - (unsigned)k);
+		ts->depth = (unsigned)k;
+	}
+	tls_busy = 0;
+}
+
+void markers_write_function(uint16_t status, const char *pattern, const char *name,
+			    const char *module, const char *reason)
+{
+	const char *strings[4] = { pattern, name, module, reason };
+	uint16_t lengths[4];
+	uint32_t size = ITP_FUNCTION_OFF_STRINGS;
+	struct thread_state *ts;
+	uint8_t *rec, *p;
+
+	if (tls_busy)
+		return;
+	tls_busy = 1;
+	ts = thread_get();
+	if (!ts || (!ts->is_thread_emitted && !emit_thread(ts)))
+		goto out;
+	for (int i = 0; i < 4; i++) {
+		/* Each string is cut to 1000 bytes so the record fits a chunk. */
+		lengths[i] = (uint16_t)strnlen(strings[i] ? strings[i] : "", 1000);
+		size += lengths[i] + 1u;
+	}
+	size = padded(size);
+	rec = trace_writer_reserve(&ts->cursor, ts->tid, size);
+	if (!rec)
+		goto out;
+	memset(rec, 0, size);
+	put_u16(rec + ITP_FUNCTION_OFF_STATUS, status);
+	put_u16(rec + ITP_FUNCTION_OFF_PATTERN_LEN, lengths[0]);
+	put_u16(rec + ITP_FUNCTION_OFF_NAME_LEN, lengths[1]);
+	put_u16(rec + ITP_FUNCTION_OFF_MODULE_LEN, lengths[2]);
+	put_u16(rec + ITP_FUNCTION_OFF_REASON_LEN, lengths[3]);
+	p = rec + ITP_FUNCTION_OFF_STRINGS;
+	for (int i = 0; i < 4; i++) {
+		if (lengths[i])
+			memcpy(p, strings[i], lengths[i]);
+		p += lengths[i] + 1u;
+	}
+	trace_writer_commit(&ts->cursor, rec, ITP_REC_FUNCTION, size);
+out:
+	tls_busy = 0;
+}
+
+__attribute__((visibility("default"))) void iterprof_iter_begin(const char *region)
+{
+	markers_begin(region);
+}
+
+__attribute__((visibility("default"))) void iterprof_iter_end(const char *region)
+{
+	markers_end(region, clock_now_ns());
 }

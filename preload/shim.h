@@ -42,6 +42,8 @@ struct shim_config {
 	bool is_verbose;      /* ITERPROF_VERBOSE=1: diagnostics on stderr */
 	enum sched_policy sched;
 	int inject_perf_errno; /* tests: perf_event_open fails with this errno */
+	char functions[16384]; /* -f patterns, newline-separated ("" = none) */
+	int launcher_pid;      /* iterprof record's pid: its children report -f */
 };
 
 extern struct shim_config shim_config;
@@ -208,6 +210,16 @@ void shim_after_failed_exec(bool was_closed);
 /* Initialise once; safe to call from any thread and from other libraries'
  * constructors. Returns true when markers should record. */
 bool shim_ensure_ready(void);
+/* Iterations of a region of the calling thread; what the exported markers and
+ * the patched functions' hooks call. @end_ns is read by the caller, first. */
+void markers_begin(const char *region);
+void markers_end(const char *region, uint64_t end_ns);
+/* The open iteration of @region (and any inside it) will never end: a
+ * patched function was left by longjmp or an exception. Counted as dropped. */
+void markers_abandon(const char *region);
+/* Write an ITP_REC_FUNCTION record (what became of a -f pattern). */
+void markers_write_function(uint16_t status, const char *pattern, const char *name,
+			    const char *module, const char *reason);
 /* Thread registry, walked at fork and exit. */
 void markers_after_fork_child(void);
 void markers_totals(uint64_t *iterations, uint64_t *dropped);

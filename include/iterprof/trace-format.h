@@ -134,6 +134,17 @@
  *     8   4  count
  *     12  4  reason    ITP_DROP_*
  *
+ * ITP_REC_FUNCTION: what became of a `-f PATTERN` in this process image,
+ * one record per function found (or one per pattern that matched nothing).
+ *     8   2  status       ITP_FUNCTION_*
+ *    10   2  pattern_len  bytes, without NUL
+ *    12   2  name_len     demangled function name (0 for NO_MATCH)
+ *    14   2  module_len   path of the object it is in (0 for NO_MATCH)
+ *    16   2  reason_len   why it was refused, or the closest names
+ *    18   6  reserved
+ *    24   -  pattern, name, module, reason: each NUL-terminated, in this
+ *            order, then zero padding to 8
+ *
  * ITP_REC_NOTE: a one-line message from the shim (e.g. why a thread could not
  * open its counters).
  *     8   4  len       bytes of text, without NUL
@@ -232,6 +243,16 @@ enum itp_record_type {
 	ITP_REC_ITERATION = 3,
 	ITP_REC_DROPPED = 4,
 	ITP_REC_NOTE = 5,
+	ITP_REC_FUNCTION = 6,
+	ITP_REC_TYPE_MAX = 6,
+};
+
+/* ITP_REC_FUNCTION status. */
+enum itp_function_status {
+	ITP_FUNCTION_PATCHED = 1, /* calls are iterations */
+	ITP_FUNCTION_REFUSED = 2, /* found, cannot be patched safely: reason */
+	ITP_FUNCTION_NO_MATCH = 3,/* the pattern matched nothing: reason lists
+				     the closest names */
 };
 
 /* Record payload offsets. */
@@ -248,6 +269,12 @@ enum itp_record_type {
 #define ITP_DROPPED_OFF_COUNT 8
 #define ITP_DROPPED_OFF_REASON 12
 #define ITP_DROPPED_RECORD_SIZE 16
+#define ITP_FUNCTION_OFF_STATUS 8
+#define ITP_FUNCTION_OFF_PATTERN_LEN 10
+#define ITP_FUNCTION_OFF_NAME_LEN 12
+#define ITP_FUNCTION_OFF_MODULE_LEN 14
+#define ITP_FUNCTION_OFF_REASON_LEN 16
+#define ITP_FUNCTION_OFF_STRINGS 24
 #define ITP_NOTE_OFF_LEN 8
 #define ITP_NOTE_OFF_TEXT 16
 
@@ -298,6 +325,9 @@ enum itp_drop_reason {
 	ITP_DROP_REENTERED = 3,   /* marker called from inside the shim */
 	ITP_DROP_TOO_DEEP = 4,    /* too many regions open at once */
 	ITP_DROP_TOO_MANY_REGIONS = 5,
+	ITP_DROP_UNWOUND = 6,     /* a patched function left by longjmp or an
+				     exception: its end was never seen */
+	ITP_DROP_REASON_MAX = 6,
 };
 
 /* Why the process stopped writing (footer.reason). */
