@@ -46,6 +46,7 @@ struct record_options {
 	bool follow;
 	bool verbose;
 	const char *sched;    /* auto, always or off */
+	bool counters;        /* false with --no-counters: the clock only */
 	char *functions;      /* -f patterns joined by newlines, or NULL */
 	char **command;       /* NULL-terminated, argv[0] as typed */
 };
@@ -78,6 +79,7 @@ static void record_usage(FILE *out)
 	      "                     auto (default: only around iterations in which a\n"
 	      "                     context switch happened, if that counter works),\n"
 	      "                     always (every iteration) or off\n"
+	      "  --no-counters      record the clock only (measures the interception)\n"
 	      "  -q                 print nothing but errors\n"
 	      "  -v                 the shim prints its diagnostics on stderr\n"
 	      "  -h, --help         show this help\n"
@@ -93,7 +95,7 @@ static void record_usage(FILE *out)
 	      out);
 }
 
-enum { OPTION_FORCE = 256, OPTION_NO_FOLLOW, OPTION_SCHED };
+enum { OPTION_FORCE = 256, OPTION_NO_FOLLOW, OPTION_SCHED, OPTION_NO_COUNTERS };
 
 /* Returns -1 when parsed, else the exit status to return now. */
 static int record_parse_options(int argc, char **argv,
@@ -105,6 +107,7 @@ static int record_parse_options(int argc, char **argv,
 		{ "force", no_argument, NULL, OPTION_FORCE },
 		{ "no-follow", no_argument, NULL, OPTION_NO_FOLLOW },
 		{ "sched", required_argument, NULL, OPTION_SCHED },
+		{ "no-counters", no_argument, NULL, OPTION_NO_COUNTERS },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -114,6 +117,7 @@ static int record_parse_options(int argc, char **argv,
 		.output = RECORD_DEFAULT_OUTPUT,
 		.follow = true,
 		.sched = "auto",
+		.counters = true,
 	};
 	/* '+': stop at the first non-option, which starts COMMAND.
 	 * ':': report a missing argument as ':' so the error is ours. */
@@ -149,6 +153,9 @@ static int record_parse_options(int argc, char **argv,
 			break;
 		case OPTION_NO_FOLLOW:
 			options->follow = false;
+			break;
+		case OPTION_NO_COUNTERS:
+			options->counters = false;
 			break;
 		case OPTION_SCHED:
 			if (strcmp(optarg, "auto") && strcmp(optarg, "always") &&
@@ -399,7 +406,9 @@ static int child_environment_set(const struct record_options *options,
 	    (options->verbose ? setenv("ITERPROF_VERBOSE", "1", 1)
 			      : unsetenv("ITERPROF_VERBOSE")) ||
 	    (options->functions ? setenv("ITERPROF_FUNCTIONS", options->functions, 1)
-				: unsetenv("ITERPROF_FUNCTIONS")))
+				: unsetenv("ITERPROF_FUNCTIONS")) ||
+	    (options->counters ? unsetenv("ITERPROF_COUNTERS")
+			       : setenv("ITERPROF_COUNTERS", "off", 1)))
 		err = -errno;
 	if (!err) {
 		char pid[16];

@@ -4,6 +4,7 @@
  *   ITERPROF_FOLLOW   "0": do not record programs this one execs
  *   ITERPROF_SCHED    auto | always | off: rusage and schedstat reads
  *   ITERPROF_VERBOSE  "1": diagnostics on stderr
+ *   ITERPROF_COUNTERS "off": record the clock only (no counters at all)
  *   ITERPROF_FUNCTIONS  -f patterns, one per line
  *   ITERPROF_LAUNCHER_PID  the launcher: its direct children report what -f did
  * and, for the tests only (fault injection, as SQLite's test hooks):
@@ -41,6 +42,11 @@ void config_load(void)
 		if (functions && strlen(functions) < sizeof(shim_config.functions))
 			strcpy(shim_config.functions, functions);
 		shim_config.launcher_pid = launcher ? atoi(launcher) : 0;
+	}
+	{
+		const char *counters = getenv("ITERPROF_COUNTERS");
+
+		shim_config.has_counters = !(counters && !strcmp(counters, "off"));
 	}
 	shim_config.inject_perf_errno = 0;
 	{
@@ -104,6 +110,7 @@ void config_stop_following(void)
 	unsetenv("ITERPROF_SCHED");
 	unsetenv("ITERPROF_VERBOSE");
 	unsetenv("ITERPROF_FUNCTIONS");
+	unsetenv("ITERPROF_COUNTERS");
 	unsetenv("ITERPROF_LAUNCHER_PID");
 }
 

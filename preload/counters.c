@@ -38,6 +38,7 @@ enum counters_mode {
 	MODE_PERF_KERNEL, /* perf, exclude_kernel=0: all five events count */
 	MODE_PERF_USER,   /* perf, exclude_kernel=1: switches/migrations do not */
 	MODE_NO_PERF,     /* no perf_event_open: cputime clock + getrusage */
+	MODE_OFF,         /* --no-counters: the clock only */
 };
 
 static struct {
@@ -187,10 +188,44 @@ static uint64_t measure_task_clock_bias(struct thread_counters *tc)
 	return excess[ROUNDS / 2];
 }
 
+/* --no-counters: every counter is described as disabled, none is read. */
+static void probe_off(uint8_t *header)
+{
+	static const struct {
+		uint16_t id;
+		const char *name;
+	} all[VALUE_COUNT] = {
+		[VALUE_TASK_CLOCK] = { ITP_COUNTER_TASK_CLOCK, "task-clock" },
+		[VALUE_MINOR_FAULTS] = { ITP_COUNTER_MINOR_FAULTS, "minor-faults" },
+		[VALUE_MAJOR_FAULTS] = { ITP_COUNTER_MAJOR_FAULTS, "major-faults" },
+		[VALUE_CONTEXT_SWITCHES] = { ITP_COUNTER_CONTEXT_SWITCHES, "context-switches" },
+		[VALUE_MIGRATIONS] = { ITP_COUNTER_MIGRATIONS, "cpu-migrations" },
+		[VALUE_VOLUNTARY_SWITCHES] = { ITP_COUNTER_VOLUNTARY_SWITCHES,
+					       "voluntary-switches" },
+		[VALUE_INVOLUNTARY_SWITCHES] = { ITP_COUNTER_INVOLUNTARY_SWITCHES,
+						 "involuntary-switches" },
+		[VALUE_RUN_DELAY] = { ITP_COUNTER_RUN_DELAY, "run-delay" },
+	};
+	uint32_t count = VALUE_COUNT;
+
+	counters_setup.mode = MODE_OFF;
+	counters_setup.read_rusage = counters_setup.read_schedstat = false;
+	for (unsigned i = 0; i < VALUE_COUNT; i++)
+		describe(header, i, all[i].id, ITP_SOURCE_PERF, 0, 0, all[i].name,
+			 "disabled (--no-counters)");
+	memcpy(header + ITP_OFF_COUNTER_COUNT, &count, 4);
+}
+
 void counters_probe(uint8_t *header)
 {
 	int fds[PERF_SLOT_COUNT];
-	int err = perf_group_open(fds, false);
+	int err;
+
+	if (!shim_config.has_counters) {
+		probe_off(header);
+		return;
+	}
+	err = perf_group_open(fds, false);
 	char why_user[ITP_CD_WHY_LEN], why_none[ITP_CD_WHY_LEN], note[ITP_COUNTERS_NOTE_LEN];
 	uint32_t perf_flags = ITP_COUNTER_COUNTS | ITP_COUNTER_KERNEL;
 	int paranoid = read_paranoid();
@@ -237,6 +272,8 @@ void counters_probe(uint8_t *header)
 	note[0] = '\0';
 
 	switch (counters_setup.mode) {
+	case MODE_OFF:
+		break; /* handled by probe_off() */
 	case MODE_PERF_KERNEL:
 		for (i = 0; i < PERF_SLOT_COUNT; i++)
 			describe(header, perf_events[i].value, perf_events[i].id, ITP_SOURCE_PERF,
@@ -310,6 +347,8 @@ int counters_open(struct thread_counters *tc)
 	tc->schedstat_fd = -1;
 	for (int i = 0; i < PERF_SLOT_COUNT; i++)
 		tc->perf_fd[i] = -1;
+	if (counters_setup.mode == MODE_OFF)
+		return 0;
 	if (counters_setup.mode != MODE_NO_PERF) {
 		err = perf_group_open(tc->perf_fd, counters_setup.mode == MODE_PERF_USER);
 		tc->has_perf = err == 0;
@@ -405,6 +444,10 @@ static void read_core(struct thread_counters *tc, struct counter_snapshot *s)
 {
 	if (likely(tc->has_perf)) {
 		counters_group_read(tc, s);
+		return;
+	}
+	if (counters_setup.mode == MODE_OFF) {
+		s->is_valid = false;
 		return;
 	}
 	if (counters_setup.mode == MODE_NO_PERF) {

@@ -31,7 +31,9 @@
  * Recursion and re-entry: only the outermost call per thread is an iteration;
  * inner calls are not hooked at all.
  */
+#if defined(__x86_64__)
 #include <cpuid.h>
+#endif
 #include <dlfcn.h>
 #include <pthread.h>
 #include <errno.h>
@@ -115,13 +117,14 @@ static struct {
 	uintptr_t shim_base; /* our own object: never searched */
 } patcher;
 
-static __thread struct shadow_stack tls_shadow __attribute__((tls_model("initial-exec")));
+static __thread struct shadow_stack tls_shadow __attribute__((tls_model("initial-exec"), unused));
 
 bool patch_is_active(void)
 {
 	return patcher.pattern_count > 0;
 }
 
+#if defined(__x86_64__)
 /* ---- run time --------------------------------------------------------- */
 
 /* The iteration of @e will never end normally. */
@@ -370,6 +373,8 @@ static int write_text(uintptr_t at, const uint8_t *bytes, size_t len)
 	__builtin___clear_cache((char *)at, (char *)at + len);
 	return 0;
 }
+
+#endif /* __x86_64__ */
 
 /* ---- reporting --------------------------------------------------------- */
 

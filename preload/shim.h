@@ -41,6 +41,7 @@ struct shim_config {
 	bool follow_exec;     /* ITERPROF_FOLLOW != "0" */
 	bool is_verbose;      /* ITERPROF_VERBOSE=1: diagnostics on stderr */
 	enum sched_policy sched;
+	bool has_counters;    /* ITERPROF_COUNTERS != "off": clock only when off */
 	int inject_perf_errno; /* tests: perf_event_open fails with this errno */
 	char functions[16384]; /* -f patterns, newline-separated ("" = none) */
 	int launcher_pid;      /* iterprof record's pid: its children report -f */
