@@ -362,6 +362,9 @@ def run_matrix(prog):
                 failures.append(f"{c.name}: {e}")
             except subprocess.TimeoutExpired as e:
                 failures.append(f"{c.name}: timed out: {e.cmd}")
+            except (OSError, AssertionError, ValueError, KeyError) as e:
+                # e.g. iterprof not executable, report failing or not JSON
+                failures.append(f"{c.name}: {type(e).__name__}: {e}")
 
     # Every build prints the same: the checksums do not depend on the compiler.
     variants = {}
