@@ -13,7 +13,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
+
+#include "bench-util.h"
 
 static volatile uint64_t sink;
 
@@ -33,35 +34,14 @@ __attribute__((noinline)) uint64_t bench_plain(uint64_t x)
 	return x * 2654435761u + 1;
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static double block(uint64_t (*f)(uint64_t), long calls)
 {
-	uint64_t t0 = now_ns(), x = 1;
+	uint64_t t0 = bench_now_ns(), x = 1;
 
 	for (long i = 0; i < calls; i++)
 		x = f(x);
 	sink += x;
-	return (double)(now_ns() - t0) / (double)calls;
-}
-
-static int compare_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof(*v), compare_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+	return (double)(bench_now_ns() - t0) / (double)calls;
 }
 
 int main(int argc, char **argv)
@@ -91,10 +71,10 @@ int main(int argc, char **argv)
 		}
 		excess[b] = patched[b] - plain[b];
 	}
-	printf("unpatched call: %.1f ns\n", median(plain, blocks));
-	printf("patched call:   %.1f ns\n", median(patched, blocks));
+	printf("unpatched call: %.1f ns\n", bench_median(plain, blocks));
+	printf("patched call:   %.1f ns\n", bench_median(patched, blocks));
 	printf("cost per call:  %.1f ns (median of %d paired blocks of %ld calls), ratio %.1fx\n",
-	       median(excess, blocks), blocks, calls,
-	       median(patched, blocks) / median(plain, blocks));
+	       bench_median(excess, blocks), blocks, calls,
+	       bench_median(patched, blocks) / bench_median(plain, blocks));
 	return 0;
 }

@@ -22,10 +22,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <iterprof/iterprof.h>
+
+#include "bench-util.h"
 
 static const uint32_t events[] = {
 	PERF_COUNT_SW_PAGE_FAULTS_MIN, PERF_COUNT_SW_TASK_CLOCK, PERF_COUNT_SW_PAGE_FAULTS_MAJ,
@@ -58,57 +59,36 @@ static int open_group(int exclude_kernel)
 	return leader;
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static volatile uint64_t sink;
 
 static double floor_block(int leader, long n)
 {
 	uint64_t buf[3 + 2 * NEVENTS];
-	uint64_t t0 = now_ns();
+	uint64_t t0 = bench_now_ns();
 
 	for (long i = 0; i < n; i++) {
 		uint64_t begin, end;
 
 		if (read(leader, buf, sizeof(buf)) < 0)
 			abort();
-		begin = now_ns();
-		end = now_ns();
+		begin = bench_now_ns();
+		end = bench_now_ns();
 		if (read(leader, buf, sizeof(buf)) < 0)
 			abort();
 		sink += end - begin + buf[3];
 	}
-	return (double)(now_ns() - t0) / (double)n;
+	return (double)(bench_now_ns() - t0) / (double)n;
 }
 
 static double shim_block(long n)
 {
-	uint64_t t0 = now_ns();
+	uint64_t t0 = bench_now_ns();
 
 	for (long i = 0; i < n; i++) {
 		iterprof_iter_begin("overhead");
 		iterprof_iter_end("overhead");
 	}
-	return (double)(now_ns() - t0) / (double)n;
-}
-
-static int compare_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof(*v), compare_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+	return (double)(bench_now_ns() - t0) / (double)n;
 }
 
 int main(int argc, char **argv)
@@ -152,10 +132,10 @@ int main(int argc, char **argv)
 		ratio[b] = shim_ns[b] / floor_ns[b];
 	}
 	printf("floor (2 group reads of %zu sw events + 2 clock reads): %.0f ns/iteration\n",
-	       NEVENTS, median(floor_ns, blocks));
+	       NEVENTS, bench_median(floor_ns, blocks));
 	printf("shim  (iterprof_iter_begin + iterprof_iter_end):        %.0f ns/iteration\n",
-	       median(shim_ns, blocks));
+	       bench_median(shim_ns, blocks));
 	printf("ratio shim/floor: %.3f (median of %d paired blocks of %ld iterations)\n",
-	       median(ratio, blocks), blocks, per_block);
+	       bench_median(ratio, blocks), blocks, per_block);
 	return 0;
 }
