@@ -29,7 +29,7 @@
 
 #define MAX_REGIONS 64    /* per thread; more are dropped and counted */
 #define MAX_DEPTH 32      /* regions open at once in one thread */
-#define DROP_REASONS (ITP_DROP_TOO_MANY_REGIONS + 1)
+#define DROP_REASONS (ITP_DROP_REASON_MAX + 1)
 
 struct region {
 	uint32_t name_len;
