@@ -140,15 +140,11 @@ static void describe(uint8_t *header, unsigned index, uint16_t id, uint16_t sour
 
 static int read_paranoid(void)
 {
-	char buf[16] = "";
-	int fd = open("/proc/sys/kernel/perf_event_paranoid", O_RDONLY | O_CLOEXEC);
+	char buf[16];
 
-	if (fd >= 0) {
-		if (read(fd, buf, sizeof(buf) - 1) < 0)
-			buf[0] = '\0';
-		close(fd);
-	}
-	return buf[0] ? atoi(buf) : -99;
+	return sysinfo_read_file("/proc/sys/kernel/perf_event_paranoid", buf, sizeof(buf)) > 0
+		       ? atoi(buf)
+		       : -99;
 }
 
 static int compare_u64(const void *a, const void *b)
@@ -463,6 +459,18 @@ static void read_core(struct thread_counters *tc, struct counter_snapshot *s)
 	s->is_valid = false; /* this thread could not open its group */
 }
 
+/* Read getrusage/schedstat into @s and, for --sched=auto, remember them with
+ * the context-switch count they were read at. */
+static void read_sched_and_remember(struct thread_counters *tc, struct counter_snapshot *s)
+{
+	read_sched(tc, s);
+	if (counters_setup.is_auto && s->is_valid) {
+		copy_sched(&tc->last_sched, s);
+		tc->last_sched_switches = s->perf[PERF_SLOT_CONTEXT_SWITCHES];
+		tc->has_last_sched = true;
+	}
+}
+
 void counters_read_begin(struct thread_counters *tc, struct counter_snapshot *s)
 {
 	read_core(tc, s);
@@ -474,12 +482,7 @@ void counters_read_begin(struct thread_counters *tc, struct counter_snapshot *s)
 		copy_sched(s, &tc->last_sched);
 		return;
 	}
-	read_sched(tc, s);
-	if (counters_setup.is_auto && s->is_valid) {
-		copy_sched(&tc->last_sched, s);
-		tc->last_sched_switches = s->perf[PERF_SLOT_CONTEXT_SWITCHES];
-		tc->has_last_sched = true;
-	}
+	read_sched_and_remember(tc, s);
 }
 
 void counters_read_end(struct thread_counters *tc, const struct counter_snapshot *begin,
@@ -493,12 +496,7 @@ void counters_read_end(struct thread_counters *tc, const struct counter_snapshot
 		copy_sched(end, begin);
 		return;
 	}
-	read_sched(tc, end);
-	if (counters_setup.is_auto && end->is_valid) {
-		copy_sched(&tc->last_sched, end);
-		tc->last_sched_switches = end->perf[PERF_SLOT_CONTEXT_SWITCHES];
-		tc->has_last_sched = true;
-	}
+	read_sched_and_remember(tc, end);
 }
 
 unsigned counters_delta(const struct thread_counters *tc, const struct counter_snapshot *begin,

@@ -232,8 +232,6 @@ static int region_find(struct thread_state *ts, const char *name, bool create)
 	return (int)i;
 }
 
-static void put_u16(uint8_t *p, uint16_t v) { memcpy(p, &v, 2); }
-static void put_u32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
 
 static uint32_t padded(uint32_t n) { return (n + 7u) & ~7u; }
 

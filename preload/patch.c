@@ -472,17 +472,10 @@ static bool is_patched(uintptr_t function)
 static int thread_count(void)
 {
 	char buf[4096];
-	int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
-	ssize_t n;
 	const char *p;
 
-	if (fd < 0)
+	if (sysinfo_read_file("/proc/self/status", buf, sizeof(buf)) <= 0)
 		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
 	p = strstr(buf, "\nThreads:");
 	return p ? atoi(p + 9) : -1;
 }

@@ -27,6 +27,12 @@
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 
+/* Stores of trace fields (little-endian, the only order iterprof runs on;
+ * memcpy because record fields are not aligned). */
+static inline void put_u16(uint8_t *p, uint16_t v) { __builtin_memcpy(p, &v, 2); }
+static inline void put_u32(uint8_t *p, uint32_t v) { __builtin_memcpy(p, &v, 4); }
+static inline void put_u64(uint8_t *p, uint64_t v) { __builtin_memcpy(p, &v, 8); }
+
 /* ---- config.c -------------------------------------------------------- */
 
 enum sched_policy {
@@ -74,6 +80,9 @@ static inline uint64_t clock_now_ns(void)
 
 /* ---- sysinfo.c -------------------------------------------------------- */
 
+/* Read a small file (/proc, /sys) into @buf, NUL-terminated, at most size-1
+ * bytes. Returns the bytes read, or -1 if it cannot be opened. */
+ssize_t sysinfo_read_file(const char *path, char *buf, size_t size);
 /* Fill the descriptive fields of a trace header page (host, kernel, ...). */
 void sysinfo_fill_header(uint8_t *header);
 

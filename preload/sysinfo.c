@@ -19,8 +19,7 @@ static void put_string(uint8_t *field, size_t len, const char *src)
 	field[n] = '\0';
 }
 
-/* Read a small file into @buf (NUL-terminated). Returns bytes read or -1. */
-static ssize_t read_small_file(const char *path, char *buf, size_t size)
+ssize_t sysinfo_read_file(const char *path, char *buf, size_t size)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	ssize_t total = 0;
@@ -78,7 +77,7 @@ static void fill_cpu_model(uint8_t *header)
 	char model[ITP_CPU_MODEL_LEN] = "unknown";
 	char part[32];
 
-	if (read_small_file("/proc/cpuinfo", cpuinfo, sizeof(cpuinfo)) > 0 &&
+	if (sysinfo_read_file("/proc/cpuinfo", cpuinfo, sizeof(cpuinfo)) > 0 &&
 	    !cpuinfo_value(cpuinfo, "model name", model, sizeof(model))) {
 		/* arm64 has no model name: implementer and part identify it. */
 		if (cpuinfo_value(cpuinfo, "CPU implementer", model, 16) &&
@@ -94,7 +93,7 @@ static void fill_cpu_model(uint8_t *header)
 static void fill_cmdline(uint8_t *header)
 {
 	char buf[ITP_CMDLINE_LEN];
-	ssize_t n = read_small_file("/proc/self/cmdline", buf, sizeof(buf));
+	ssize_t n = sysinfo_read_file("/proc/self/cmdline", buf, sizeof(buf));
 
 	if (n <= 0)
 		return;

@@ -54,9 +54,6 @@ static struct {
 	.chunk_size = ITP_DEFAULT_CHUNK_SIZE,
 };
 
-static void put_u16(uint8_t *p, uint16_t v) { memcpy(p, &v, 2); }
-static void put_u32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
-static void put_u64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
 
 void trace_writer_lock(void) { pthread_mutex_lock(&writer.lock); }
 void trace_writer_unlock(void) { pthread_mutex_unlock(&writer.lock); }
