@@ -55,6 +55,7 @@ static void shim_init(void)
 		__atomic_store_n(&shim_state, SHIM_DISABLED, __ATOMIC_RELEASE);
 		return;
 	}
+	clock_init();
 	trace_writer_prepare_template();
 	err = trace_writer_open();
 	if (err) {

@@ -26,48 +26,10 @@
 #include "iterprof/iterprof.h"
 #include "iterprof/trace-codec.h"
 #include "shim.h"
+#include "thread.h"
 
-#define MAX_REGIONS 64    /* per thread; more are dropped and counted */
-#define MAX_DEPTH 32      /* regions open at once in one thread */
-#define DROP_REASONS (ITP_DROP_REASON_MAX + 1)
-
-struct region {
-	uint32_t name_len;
-	bool is_emitted; /* REGION record written in the current file */
-	char name[ITP_NAME_MAX + 1];
-};
-
-struct open_iteration {
-	uint16_t region;
-	uint32_t recursion; /* nested begins of the same region */
-	uint64_t start_ns;
-	struct counter_snapshot begin;
-};
-
-struct thread_state {
-	struct thread_state *next; /* registry */
-	pid_t tid;
-	uint32_t generation;      /* writer generation it was set up for */
-	bool is_thread_emitted;   /* THREAD record written in the current file */
-	bool is_counters_noted;
-	int counters_error;
-	struct thread_counters counters;
-	struct chunk_cursor cursor;
-	uint64_t iterations;
-	uint64_t dropped;
-	uint32_t pending_drops[DROP_REASONS];
-	bool has_pending_drops;
-	unsigned last_region;
-	unsigned nregions;
-	struct region regions[MAX_REGIONS];
-	unsigned depth;
-	struct open_iteration stack[MAX_DEPTH];
-};
-
-static __thread struct thread_state *tls_thread __attribute__((tls_model("initial-exec")));
-/* Set while this thread is inside a marker: a signal handler that calls a
- * marker meanwhile passes through instead of corrupting the state. */
-static __thread int tls_busy __attribute__((tls_model("initial-exec")));
+__thread struct thread_state *markers_thread;
+__thread int markers_busy;
 
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct thread_state *registry;
@@ -101,8 +63,8 @@ static void thread_state_destroy(void *arg)
 	exited_dropped += ts->dropped;
 	pthread_mutex_unlock(&registry_lock);
 	counters_close(&ts->counters);
-	if (tls_thread == ts)
-		tls_thread = NULL;
+	if (markers_thread == ts)
+		markers_thread = NULL;
 	munmap(ts, sizeof(*ts));
 }
 
@@ -139,7 +101,7 @@ void markers_after_fork_child(void)
 	for (; ts; ts = next) {
 		next = ts->next;
 		counters_drop_inherited(&ts->counters);
-		if (ts == tls_thread) {
+		if (ts == markers_thread) {
 			ts->next = NULL;
 			registry = ts;
 		} else {
@@ -158,7 +120,7 @@ static void drop(struct thread_state *ts, unsigned reason, uint32_t count)
 /* Set up (or, in a forked child, reset) the calling thread's state. */
 static struct thread_state *thread_setup(void)
 {
-	struct thread_state *ts = tls_thread;
+	struct thread_state *ts = markers_thread;
 	uint32_t generation = trace_writer_generation();
 
 	if (!ts) {
@@ -172,7 +134,7 @@ static struct thread_state *thread_setup(void)
 		ts->next = registry;
 		registry = ts;
 		pthread_mutex_unlock(&registry_lock);
-		tls_thread = ts;
+		markers_thread = ts;
 		pthread_setspecific(thread_key, ts);
 	} else {
 		/* Forked child: iterations open at the fork began in the parent
@@ -187,6 +149,8 @@ static struct thread_state *thread_setup(void)
 	}
 	ts->tid = (pid_t)syscall(SYS_gettid);
 	ts->generation = generation;
+	ts->is_clock_only = !shim_config.has_counters;
+	ts->fast_depth = 0;
 	ts->is_thread_emitted = false;
 	ts->is_counters_noted = false;
 	ts->counters_error = counters_open(&ts->counters);
@@ -195,7 +159,7 @@ static struct thread_state *thread_setup(void)
 
 static inline struct thread_state *thread_get(void)
 {
-	struct thread_state *ts = tls_thread;
+	struct thread_state *ts = markers_thread;
 
 	if (likely(ts && ts->generation == trace_writer_generation()))
 		return ts;
@@ -337,7 +301,7 @@ static void write_iteration(struct thread_state *ts, const struct open_iteration
 		goto dropped;
 	it.region_id = o->region;
 	it.flags = (uint16_t)counters_delta(&ts->counters, &o->begin, end, it.values);
-	it.depth = (uint32_t)(o - ts->stack);
+	it.depth = (uint32_t)(o - ts->stack) + ts->fast_depth;
 	it.start_ns = o->start_ns;
 	it.duration_ns = end_ns - o->start_ns;
 	it.enabled = it.running = 0;
@@ -368,12 +332,12 @@ void markers_begin(const char *region)
 	if (unlikely(__atomic_load_n(&shim_state, __ATOMIC_ACQUIRE) != SHIM_READY) &&
 	    !shim_ensure_ready())
 		goto out;
-	if (unlikely(tls_busy)) {
-		if (tls_thread)
-			drop(tls_thread, ITP_DROP_REENTERED, 1);
+	if (unlikely(markers_busy)) {
+		if (markers_thread)
+			drop(markers_thread, ITP_DROP_REENTERED, 1);
 		goto out;
 	}
-	tls_busy = 1;
+	markers_busy = 1;
 	ts = thread_get();
 	if (unlikely(!ts))
 		goto unbusy;
@@ -400,7 +364,7 @@ void markers_begin(const char *region)
 	counters_read_begin(&ts->counters, &o->begin);
 	o->start_ns = clock_now_ns();
 unbusy:
-	tls_busy = 0;
+	markers_busy = 0;
 out:
 	errno = saved_errno;
 }
@@ -415,14 +379,14 @@ void markers_end(const char *region, uint64_t end_ns)
 
 	if (unlikely(__atomic_load_n(&shim_state, __ATOMIC_ACQUIRE) != SHIM_READY))
 		goto out;
-	if (unlikely(tls_busy))
+	if (unlikely(markers_busy))
 		goto out;
-	ts = tls_thread;
+	ts = markers_thread;
 	/* No state, or a forked child whose open iterations began in the
 	 * parent: there is nothing this end can close. */
 	if (unlikely(!ts || ts->generation != trace_writer_generation() || !ts->depth))
 		goto out;
-	tls_busy = 1;
+	markers_busy = 1;
 	id = region_find(ts, region, false);
 	for (k = (int)ts->depth - 1; k >= 0; k--) {
 		if (ts->stack[k].region == id)
@@ -444,19 +408,19 @@ void markers_end(const char *region, uint64_t end_ns)
 	write_iteration(ts, o, end_ns, &end);
 	ts->depth = (unsigned)k;
 unbusy:
-	tls_busy = 0;
+	markers_busy = 0;
 out:
 	errno = saved_errno;
 }
 
 void markers_abandon(const char *region)
 {
-	struct thread_state *ts = tls_thread;
+	struct thread_state *ts = markers_thread;
 	int id, k;
 
-	if (!ts || ts->generation != trace_writer_generation() || tls_busy)
+	if (!ts || ts->generation != trace_writer_generation() || markers_busy)
 		return;
-	tls_busy = 1;
+	markers_busy = 1;
 	id = region_find(ts, region, false);
 	for (k = (int)ts->depth - 1; k >= 0; k--) {
 		if (ts->stack[k].region == id)
@@ -466,7 +430,57 @@ void markers_abandon(const char *region)
 		drop(ts, ITP_DROP_UNWOUND, ts->depth - (unsigned)k);
 		ts->depth = (unsigned)k;
 	}
-	tls_busy = 0;
+	markers_busy = 0;
+}
+
+void markers_cache_site(uint32_t site, const char *region)
+{
+	struct thread_state *ts = markers_thread;
+	int id;
+
+	if (!ts || ts->generation != trace_writer_generation() || markers_busy)
+		return;
+	id = region_find(ts, region, false);
+	if (id >= 0) {
+		ts->site_cache[site % SITE_CACHE_SIZE].site_plus_one = site + 1;
+		ts->site_cache[site % SITE_CACHE_SIZE].region = (uint16_t)id;
+	}
+}
+
+void markers_end_fast(uint16_t region, uint64_t begin_tsc, uint64_t end_tsc)
+{
+	struct thread_state *ts = markers_thread;
+	uint64_t start_ns, duration_ns;
+	uint8_t *rec;
+
+	/* A forked child: the iteration began in the parent. */
+	if (!ts || ts->generation != trace_writer_generation() || markers_busy)
+		return;
+	markers_busy = 1;
+	ts->fast_depth = 0;
+	tsc_interval_to_ns(begin_tsc, end_tsc, &start_ns, &duration_ns);
+	if (unlikely(!emit_prerequisites(ts, region)))
+		goto dropped;
+	rec = trace_writer_reserve(&ts->cursor, ts->tid, ITP_ITER_RECORD_MAX(VALUE_COUNT));
+	if (unlikely(!rec))
+		goto dropped;
+	thread_write_clock_only(ts, rec, region, 0, start_ns, duration_ns);
+	markers_busy = 0;
+	return;
+dropped:
+	drop(ts, ITP_DROP_TRACE_FULL, 1);
+	markers_busy = 0;
+}
+
+void markers_abandon_fast(void)
+{
+	struct thread_state *ts = markers_thread;
+
+	if (!ts || ts->generation != trace_writer_generation() || !ts->fast_depth)
+		return;
+	ts->fast_depth = 0;
+	if (!markers_busy)
+		drop(ts, ITP_DROP_UNWOUND, 1);
 }
 
 void markers_write_function(uint16_t status, const char *pattern, const char *name,
@@ -478,9 +492,9 @@ void markers_write_function(uint16_t status, const char *pattern, const char *na
 	struct thread_state *ts;
 	uint8_t *rec, *p;
 
-	if (tls_busy)
+	if (markers_busy)
 		return;
-	tls_busy = 1;
+	markers_busy = 1;
 	ts = thread_get();
 	if (!ts || (!ts->is_thread_emitted && !emit_thread(ts)))
 		goto out;
@@ -507,7 +521,7 @@ void markers_write_function(uint16_t status, const char *pattern, const char *na
 	}
 	trace_writer_commit(&ts->cursor, rec, ITP_REC_FUNCTION, size);
 out:
-	tls_busy = 0;
+	markers_busy = 0;
 }
 
 __attribute__((visibility("default"))) void iterprof_iter_begin(const char *region)

@@ -2,23 +2,29 @@
  * Entry and exit trampolines of patched functions (x86-64). See patch.c.
  *
  * A patched function starts with `jmp rel32` to its site stub, which does
- * `push $site_index; jmp *patch_entry_common`. On entry here:
- *     0(%rsp)  site index
- *     8(%rsp)  the caller's return address (the "slot")
+ * `push $site_index; jmp *patch_entry_common`. No register is free for the
+ * index, not even %r11: with -fipa-ra GCC keeps values in any caller-saved
+ * register that it knows the callee (as compiled) leaves alone, and the
+ * patched function is often such a callee. Every register is preserved.
  *
- * Both trampolines save every caller-saved register, not only the argument
- * and return registers: with -fipa-ra GCC may keep values in caller-saved
- * registers across a call to a function it knows does not clobber them, and
- * the patched function is often such a callee. Vector registers are saved
- * whole (ymm with AVX) because libc routines called on the way may run
- * vzeroupper. Not saved: x87 registers, AVX-512 zmm16-31/upper halves and
- * mask registers (see doc/interception.md).
+ * Each trampoline first calls its fast path (patch-fast.c), which preserves
+ * every register but %rax, after saving only %rax and the registers it is
+ * given arguments in. When that declines (returns 0) the full path runs:
+ * every caller-saved register is saved, and the vector registers whole (ymm
+ * with AVX) because libc routines called on the way may run vzeroupper. Not
+ * saved: x87 registers, AVX-512 zmm16-31/upper halves and mask registers
+ * (see doc/interception.md).
  *
- * Stack alignment: the patched function is entered with %rsp = 8 mod 16; the
- * index push makes it 0, nine pushes 8, and the 520-byte save area (512 of
- * vectors, 8 for the save mode) 0 again before the call, as the ABI wants.
- * The exit trampoline starts at 0 (after the function's ret), its placeholder
- * and nine pushes leave 0, and its 528-byte area keeps it.
+ * Both trampolines leave with `jmp *-8(%rsp)`, never `ret`: a `ret` to an
+ * address that no `call` pushed mispredicts, and unbalances the return stack
+ * buffer so that the returns of the caller's callers mispredict as well. The
+ * target is stored in the word just below the final %rsp - the index slot on
+ * entry, the return-address slot on exit - which the red zone protects from
+ * signal frames, and which no caller keeps live data in across a call.
+ *
+ * Stack alignment: the patched function is entered with %rsp = 8 mod 16, the
+ * exit trampoline (after the function's ret) with 0 mod 16. Every call below
+ * is made with %rsp = 0 mod 16, as the ABI wants.
  */
 	.text
 
@@ -153,38 +159,81 @@
 /* 9 pushed registers */
 #define SCRATCH_AREA 72
 
+/*
+ * On entry: 0(%rsp) = site index (pushed by the stub), 8(%rsp) = the
+ * caller's return address (the "slot"). Leaves for the relocated
+ * instructions of the function, or wherever patch_on_entry says.
+ */
 	.globl	patch_entry_common
 	.hidden	patch_entry_common
 	.type	patch_entry_common, @function
 patch_entry_common:
 	endbr64
+	pushq	%rax
+	pushq	%rdi
+	pushq	%rsi
+	subq	$8, %rsp
+	movl	32(%rsp), %edi                  /* site index */
+	leaq	40(%rsp), %rsi                  /* the slot */
+	call	patch_fast_entry
+	testq	%rax, %rax
+	jz	1f
+	movq	%rax, 32(%rsp)                  /* the index's word: where to go */
+	addq	$8, %rsp
+	popq	%rsi
+	popq	%rdi
+	popq	%rax
+	leaq	8(%rsp), %rsp
+	jmp	*-8(%rsp)
+1:
+	addq	$8, %rsp
+	popq	%rsi
+	popq	%rdi
+	popq	%rax
 	PUSH_SCRATCH
-	subq	$(VECTOR_AREA + 8), %rsp
+	subq	$(VECTOR_AREA + 8), %rsp        /* vectors, mode */
 	SAVE_VECTORS VECTOR_AREA
 	movq	(VECTOR_AREA + 8 + SCRATCH_AREA)(%rsp), %rdi      /* site index */
-	leaq	(VECTOR_AREA + 8 + SCRATCH_AREA + 8)(%rsp), %rsi  /* return slot */
+	leaq	(VECTOR_AREA + 8 + SCRATCH_AREA + 8)(%rsp), %rsi  /* the slot */
 	call	patch_on_entry
-	/* Where to go on: the relocated instructions of the function. The
-	 * index's stack slot becomes the address `ret` jumps to. */
 	movq	%rax, (VECTOR_AREA + 8 + SCRATCH_AREA)(%rsp)
 	RESTORE_VECTORS VECTOR_AREA
 	addq	$(VECTOR_AREA + 8), %rsp
 	POP_SCRATCH
-	ret
+	leaq	8(%rsp), %rsp
+	jmp	*-8(%rsp)
 	.size	patch_entry_common, . - patch_entry_common
 
 /*
  * Reached by the patched function's `ret` instead of its caller: %rsp is the
- * slot + 8. patch_on_exit ends the iteration and gives back the original
- * return address, which this stub returns to.
+ * slot + 8, %rax/%rdx (and %xmm0/%xmm1) hold its return value. Ends the
+ * iteration, puts the original return address back into the slot and jumps
+ * to it.
  */
 	.globl	patch_exit_trampoline
 	.hidden	patch_exit_trampoline
 	.type	patch_exit_trampoline, @function
 patch_exit_trampoline:
-	subq	$8, %rsp                 /* becomes the original return address */
+	subq	$8, %rsp                        /* down to the slot: it is kept */
+	pushq	%rax
+	pushq	%rdx
+	pushq	%rdi
+	leaq	24(%rsp), %rdi                  /* the slot */
+	call	patch_fast_exit
+	testq	%rax, %rax
+	jz	1f
+	movq	%rax, 24(%rsp)
+	popq	%rdi
+	popq	%rdx
+	popq	%rax
+	leaq	8(%rsp), %rsp
+	jmp	*-8(%rsp)
+1:
+	popq	%rdi
+	popq	%rdx
+	popq	%rax
 	PUSH_SCRATCH
-	subq	$(VECTOR_AREA + 16), %rsp
+	subq	$(VECTOR_AREA + 16), %rsp       /* vectors, mode, padding */
 	SAVE_VECTORS VECTOR_AREA
 	leaq	(VECTOR_AREA + 16 + SCRATCH_AREA)(%rsp), %rdi  /* the slot */
 	call	patch_on_exit
@@ -192,7 +241,8 @@ patch_exit_trampoline:
 	RESTORE_VECTORS VECTOR_AREA
 	addq	$(VECTOR_AREA + 16), %rsp
 	POP_SCRATCH
-	ret
+	leaq	8(%rsp), %rsp
+	jmp	*-8(%rsp)
 	.size	patch_exit_trampoline, . - patch_exit_trampoline
 
 	.section .note.GNU-stack, "", @progbits

@@ -56,17 +56,10 @@
 #define MAX_PATTERNS 64
 #define MAX_SITES 4096
 #define MAX_MODULES 512
-#define SHADOW_DEPTH 64
 #define ARENA_SIZE (64u * 1024u)
 #define STUB_SIZE 32u                 /* push imm32; jmp *[rip]; .quad target */
 #define SITE_CODE_SIZE (STUB_SIZE + 112u)
 #define REACH ((uintptr_t)1 << 31)    /* rel32 */
-
-struct site {
-	uintptr_t function;
-	uintptr_t resume;   /* relocated instructions, then back to the body */
-	char *region;       /* display name: the region of the iterations */
-};
 
 struct arena {
 	uint8_t *write;     /* RW view */
@@ -84,32 +77,15 @@ struct module {
 	struct arena arena;
 };
 
-struct shadow_entry {
-	uint32_t site;
-	uintptr_t *slot;          /* where the caller's return address lives */
-	uintptr_t return_address; /* what was there */
-};
-
-struct shadow_stack {
-	unsigned depth;
-	int is_busy;
-	struct shadow_entry entries[SHADOW_DEPTH];
-};
-
 /* Read by the trampolines (RIP-relative, so hidden): the CPU has AVX, and
  * XGETBV with ECX=1 tells which register states are in use. */
 uint8_t patch_use_avx;
 uint8_t patch_use_xinuse;
-void patch_entry_common(void);
-void patch_exit_trampoline(void);
-uintptr_t patch_on_entry(uint64_t index, uintptr_t *slot);
-uintptr_t patch_on_exit(uintptr_t *slot);
 
 static struct {
 	unsigned pattern_count;
 	struct symbol_pattern patterns[MAX_PATTERNS];
 	const char *pattern_text[MAX_PATTERNS];
-	struct site *sites;
 	unsigned site_count;
 	struct module *modules;
 	unsigned module_count;
@@ -117,7 +93,8 @@ static struct {
 	uintptr_t shim_base; /* our own object: never searched */
 } patcher;
 
-static __thread struct shadow_stack tls_shadow __attribute__((tls_model("initial-exec"), unused));
+__thread struct shadow_stack patch_shadow;
+struct patch_site *patch_sites;
 
 bool patch_is_active(void)
 {
@@ -130,13 +107,16 @@ bool patch_is_active(void)
 /* The iteration of @e will never end normally. */
 static void shadow_abandon(const struct shadow_entry *e)
 {
-	markers_abandon(patcher.sites[e->site].region);
+	if (e->is_fast)
+		markers_abandon_fast();
+	else
+		markers_abandon(patch_sites[e->site].region);
 }
 
 uintptr_t patch_on_entry(uint64_t index, uintptr_t *slot)
 {
-	struct shadow_stack *sh = &tls_shadow;
-	const struct site *site = &patcher.sites[index];
+	struct shadow_stack *sh = &patch_shadow;
+	const struct patch_site *site = &patch_sites[index];
 	int saved_errno;
 
 	if (sh->is_busy || __atomic_load_n(&shim_state, __ATOMIC_ACQUIRE) != SHIM_READY)
@@ -164,11 +144,14 @@ uintptr_t patch_on_entry(uint64_t index, uintptr_t *slot)
 	if (sh->depth == SHADOW_DEPTH)
 		goto out;
 	sh->entries[sh->depth].site = (uint32_t)index;
+	sh->entries[sh->depth].is_fast = false;
 	sh->entries[sh->depth].slot = slot;
 	sh->entries[sh->depth].return_address = *slot;
 	sh->depth++;
 	*slot = (uintptr_t)patch_exit_trampoline;
 	markers_begin(site->region);
+	/* Next time, patch_fast_entry can find this function's region. */
+	markers_cache_site((uint32_t)index, site->region);
 out:
 	sh->is_busy = 0;
 	errno = saved_errno;
@@ -190,7 +173,8 @@ static void fatal_shadow_mismatch(void)
 uintptr_t patch_on_exit(uintptr_t *slot)
 {
 	uint64_t end_ns = clock_now_ns();
-	struct shadow_stack *sh = &tls_shadow;
+	struct shadow_stack *sh = &patch_shadow;
+	uint64_t end_tsc = sh->exit_tsc; /* patch_fast_exit ran just before */
 	struct shadow_entry e;
 	int saved_errno = errno;
 	int was_busy = sh->is_busy;
@@ -204,8 +188,12 @@ uintptr_t patch_on_exit(uintptr_t *slot)
 	if (!sh->depth || sh->entries[sh->depth - 1].slot != slot)
 		fatal_shadow_mismatch();
 	e = sh->entries[--sh->depth];
-	if (!was_busy)
-		markers_end(patcher.sites[e.site].region, end_ns);
+	if (e.is_fast && was_busy)
+		markers_abandon_fast();
+	else if (e.is_fast)
+		markers_end_fast(e.region, e.begin_tsc, end_tsc);
+	else if (!was_busy)
+		markers_end(patch_sites[e.site].region, end_ns);
 	sh->is_busy = was_busy;
 	errno = saved_errno;
 	return e.return_address;
@@ -217,7 +205,7 @@ uintptr_t patch_on_exit(uintptr_t *slot)
  * written: a slot of a frame already gone may hold anything now. */
 static void restore_return_addresses(void)
 {
-	struct shadow_stack *sh = &tls_shadow;
+	struct shadow_stack *sh = &patch_shadow;
 
 	for (unsigned i = sh->depth; i-- > 0;) {
 		struct shadow_entry *e = &sh->entries[i];
@@ -271,7 +259,7 @@ EXPORT void *__cxa_begin_catch(void *exception);
 EXPORT void *__cxa_begin_catch(void *exception)
 {
 	static void *(*real)(void *);
-	struct shadow_stack *sh = &tls_shadow;
+	struct shadow_stack *sh = &patch_shadow;
 	uintptr_t *catching_sp = (uintptr_t *)((uintptr_t)__builtin_frame_address(0) + 16);
 
 	if (!real)
@@ -463,7 +451,7 @@ static int collect_module(struct dl_phdr_info *info, size_t size, void *data)
 static bool is_patched(uintptr_t function)
 {
 	for (unsigned i = 0; i < patcher.site_count; i++)
-		if (patcher.sites[i].function == function)
+		if (patch_sites[i].function == function)
 			return true;
 	return false;
 }
@@ -489,7 +477,7 @@ static int patch_function(struct module *m, const struct symbol *sym, const char
 			  char *why, size_t why_len)
 {
 	struct x86_plan plan;
-	struct site *site;
+	struct patch_site *site;
 	uint8_t *stub_w, jmp[5];
 	uintptr_t stub;
 	int err;
@@ -534,7 +522,7 @@ static int patch_function(struct module *m, const struct symbol *sym, const char
 	}
 	memcpy(stub_w + STUB_SIZE, plan.resume, plan.resume_len);
 
-	site = &patcher.sites[patcher.site_count];
+	site = &patch_sites[patcher.site_count];
 	site->function = sym->address;
 	site->resume = stub + STUB_SIZE;
 	site->region = strdup(region);
@@ -747,11 +735,11 @@ void patch_init(void)
 			       (shim_config.launcher_pid && getppid() == shim_config.launcher_pid);
 	if (dladdr((void *)patch_init, &self))
 		patcher.shim_base = (uintptr_t)self.dli_fbase;
-	patcher.sites = mmap(NULL, MAX_SITES * sizeof(struct site), PROT_READ | PROT_WRITE,
+	patch_sites = mmap(NULL, MAX_SITES * sizeof(struct patch_site), PROT_READ | PROT_WRITE,
 			     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	patcher.modules = mmap(NULL, MAX_MODULES * sizeof(struct module), PROT_READ | PROT_WRITE,
 			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (patcher.sites == MAP_FAILED || patcher.modules == MAP_FAILED) {
+	if (patch_sites == MAP_FAILED || patcher.modules == MAP_FAILED) {
 		patcher.pattern_count = 0;
 		return;
 	}

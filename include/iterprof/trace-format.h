@@ -54,7 +54,9 @@
  *  3792     4  task_clock_bias_ns  measured task-clock of an empty iteration,
  *                                 already subtracted from every task-clock
  *                                 value (see below)
- *  3796   236  reserved (zero)
+ *  3796     4  time_source        ITP_TIME_* how the *_ns stamps were taken
+ *  3800     8  tsc_hz             calibrated TSC frequency (ITP_TIME_TSC), else 0
+ *  3808   224  reserved (zero)
  *  4032    64  footer             written on clean exit (below)
  *
  * task_clock_bias_ns: the counters are read inside the begin and end read()
@@ -159,7 +161,7 @@
 #define ITP_MAGIC "ITERPROF"
 #define ITP_MAGIC_LEN 8
 #define ITP_VERSION_MAJOR 1
-#define ITP_VERSION_MINOR 0
+#define ITP_VERSION_MINOR 1 /* 1: time_source, tsc_hz */
 #define ITP_HEADER_SIZE 4096u
 #define ITP_ENDIAN_TAG 0x01020304u
 #define ITP_CHUNK_MAGIC 0x43505449u /* "ITPC" */
@@ -198,6 +200,8 @@
 #define ITP_OFF_COUNTERS_NOTE 1616
 #define ITP_OFF_COUNTERS 1744
 #define ITP_OFF_TASK_CLOCK_BIAS_NS 3792
+#define ITP_OFF_TIME_SOURCE 3796
+#define ITP_OFF_TSC_HZ 3800
 #define ITP_OFF_FOOTER 4032
 
 #define ITP_HOST_LEN 64
@@ -287,6 +291,15 @@ enum itp_function_status {
 #define ITP_CONFIG_NO_FOLLOW (1u << 2)  /* exec'd programs not recorded */
 #define ITP_CONFIG_ON_SWITCH (1u << 3)  /* rusage/schedstat read only when a
 					   context switch happened */
+
+/* How the *_ns stamps were taken (header.time_source). Either way they are
+ * clock_id time; 0 is what files of version 1.0 hold. */
+enum itp_time_source {
+	ITP_TIME_CLOCK = 0, /* clock_gettime(clock_id) at every stamp */
+	ITP_TIME_TSC = 1,   /* rdtsc, converted to clock_id time by the shim
+			       (calibrated at start, kept within microseconds
+			       of clock_id by slewing) */
+};
 
 /* What a counter measures. Values are deltas over one iteration. */
 enum itp_counter_id {

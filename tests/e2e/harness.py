@@ -8,6 +8,7 @@ makes the script exit non-zero; ctest reports it.
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -37,13 +38,28 @@ class Workdir:
         shutil.rmtree(self.path, ignore_errors=True)
 
 
+def run_group(args, timeout=120, **kw):
+    """subprocess.run with text output captured, in a session of its own so
+    that a timeout kills the whole process tree: iterprof record, the program
+    it runs and what that starts (a hung program must not outlive the test
+    and eat the CPU of the tests after it)."""
+    with subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          start_new_session=True, **kw) as p:
+        try:
+            out, err = p.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.communicate()
+            raise
+        return subprocess.CompletedProcess(args, p.returncode, out, err)
+
+
 def run(args, timeout=120, env=None, check=None, **kw):
     """Run a command, capture text output. check=N asserts the exit status."""
     full_env = dict(os.environ)
     if env:
         full_env.update(env)
-    p = subprocess.run(args, capture_output=True, text=True, timeout=timeout,
-                       env=full_env, **kw)
+    p = run_group(args, timeout=timeout, env=full_env, **kw)
     if check is not None and p.returncode != check:
         raise AssertionError(
             f"{args}: exit {p.returncode}, expected {check}\n"

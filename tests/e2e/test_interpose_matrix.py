@@ -16,8 +16,10 @@ nothing on stderr, prints a `calls NAME N [outer M] [abnormal K]` line per
 function, and prints the same stdout in every build of the matrix (the
 checksums do not depend on compiler or flags).
 
-Recorded (unless ITERPROF_INTERPOSE_PLAIN_ONLY=1):
-`iterprof record -q -f PATTERN... -o DIR -- PROG`, then
+Recorded (unless ITERPROF_INTERPOSE_PLAIN_ONLY=1), twice: with the default
+counters (the full path of the trampolines) and with --no-counters (the fast
+path, patch-fast.c, wherever the TSC is the clock):
+`iterprof record -q [--no-counters] -f PATTERN... -o DIR -- PROG`, then
 `iterprof report --format json DIR`:
   - exit status and stdout are those of the plain run; stderr is the plain
     run's once the lines starting with "iterprof" are taken out;
@@ -63,7 +65,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import ITERPROF, Workdir, main, report_json  # noqa: E402
+from harness import ITERPROF, Workdir, main, report_json, run_group  # noqa: E402
 
 SOURCE_DIR = os.environ.get(
     "ITERPROF_SOURCE_DIR",
@@ -186,7 +188,7 @@ def check(cond, what):
 
 
 def sh(args, cwd=None, timeout=120):
-    return subprocess.run(args, capture_output=True, text=True, timeout=timeout, cwd=cwd)
+    return run_group(args, timeout=timeout, cwd=cwd)
 
 
 def build(prog, config, outdir):
@@ -262,11 +264,11 @@ def run_plain(prog, exe):
     return p
 
 
-def check_recorded(prog, config, exe, plain, counts, per_thread, outdir):
-    """Record EXE with every target requested; 'refused' when the tiny
-    target was refused, else None."""
-    out = os.path.join(outdir, "rec")
-    args = [ITERPROF, "record"]
+def check_recorded(prog, config, exe, plain, counts, per_thread, outdir, options):
+    """Record EXE with every target requested and OPTIONS; 'refused' when
+    the tiny target was refused, else None."""
+    out = os.path.join(outdir, "rec" + "".join(options))
+    args = [ITERPROF, "record"] + options
     if not prog.may_refuse:
         args.append("-q")
     for t in prog.targets:
@@ -336,7 +338,9 @@ def one_build(prog, config):
     counts, per_thread = parse_counts(prog, plain.stdout)
     outcome = None
     if not PLAIN_ONLY:
-        outcome = check_recorded(prog, config, exe, plain, counts, per_thread, outdir)
+        for options in ([], ["--no-counters"]):
+            outcome = check_recorded(prog, config, exe, plain, counts, per_thread, outdir,
+                                     options)
     shutil.rmtree(outdir, ignore_errors=True)
     return plain.stdout, outcome
 

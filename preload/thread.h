@@ -1,0 +1,96 @@
+/*
+ * The per-thread state behind the markers (markers.c). Shared with the -f
+ * fast path (patch-fast.c), which writes clock-only iterations of patched
+ * functions itself instead of calling into markers.c: that path is compiled
+ * without vector registers and may call nothing, so what it needs of this
+ * state is defined here, inline.
+ */
+#ifndef ITERPROF_THREAD_H
+#define ITERPROF_THREAD_H
+
+#include "iterprof/trace-codec.h"
+#include "shim.h"
+
+#define MAX_REGIONS 64    /* per thread; more are dropped and counted */
+#define MAX_DEPTH 32      /* regions open at once in one thread */
+#define DROP_REASONS (ITP_DROP_REASON_MAX + 1)
+#define SITE_CACHE_SIZE 16 /* patched functions a thread alternates between */
+
+struct region {
+	uint32_t name_len;
+	bool is_emitted; /* REGION record written in the current file */
+	char name[ITP_NAME_MAX + 1];
+};
+
+struct open_iteration {
+	uint16_t region;
+	uint32_t recursion; /* nested begins of the same region */
+	uint64_t start_ns;
+	struct counter_snapshot begin;
+};
+
+/* Which region of this thread a patched function (site) records into. */
+struct site_cache_entry {
+	uint32_t site_plus_one; /* 0: empty */
+	uint16_t region;
+};
+
+struct thread_state {
+	struct thread_state *next; /* registry */
+	pid_t tid;
+	uint32_t generation;      /* writer generation it was set up for */
+	bool is_thread_emitted;   /* THREAD record written in the current file */
+	bool is_counters_noted;
+	bool is_clock_only;       /* no counters to read: the fast path may run */
+	int counters_error;
+	struct thread_counters counters;
+	struct chunk_cursor cursor;
+	uint64_t iterations;
+	uint64_t dropped;
+	uint32_t pending_drops[DROP_REASONS];
+	bool has_pending_drops;
+	unsigned last_region;
+	unsigned nregions;
+	struct region regions[MAX_REGIONS];
+	unsigned depth;
+	/* 1 while a fast-path iteration is open: it is not on stack[], but
+	 * marker iterations inside it are one level deeper. */
+	unsigned fast_depth;
+	struct open_iteration stack[MAX_DEPTH];
+	struct site_cache_entry site_cache[SITE_CACHE_SIZE];
+};
+
+/* Initial-exec TLS: no allocation on first access (general-dynamic may call
+ * malloc), and reachable from the fast path without a call. */
+extern __thread struct thread_state *markers_thread
+	__attribute__((tls_model("initial-exec"), visibility("hidden")));
+/* Set while this thread is inside a marker: a signal handler that calls a
+ * marker meanwhile passes through instead of corrupting the state. */
+extern __thread int markers_busy __attribute__((tls_model("initial-exec"), visibility("hidden")));
+
+/* Encode a clock-only ITERATION (no counter values) into @rec, reserved for
+ * ITP_ITER_RECORD_MAX(VALUE_COUNT), and commit it. */
+static inline void thread_write_clock_only(struct thread_state *ts, uint8_t *rec, uint16_t region,
+					   uint32_t depth, uint64_t start_ns, uint64_t duration_ns)
+{
+	uint8_t *p = rec + ITP_ITER_OFF_PAYLOAD;
+	uint32_t size;
+
+	put_u16(rec + ITP_ITER_OFF_REGION_ID, region);
+	put_u16(rec + ITP_ITER_OFF_FLAGS, ITP_ITER_COUNTERS_MISSING);
+	p = itp_put_varint(p, depth);
+	p = itp_put_varint(p, itp_zigzag((int64_t)(start_ns - ts->cursor.prev_start_ns)));
+	p = itp_put_varint(p, duration_ns);
+	*p++ = 0; /* time enabled */
+	*p++ = 0; /* enabled - running */
+	for (unsigned i = 0; i < VALUE_COUNT; i++)
+		*p++ = 0; /* ITP_VALUE_UNAVAILABLE */
+	size = (uint32_t)(p - rec);
+	while (size & 7u)
+		rec[size++] = 0;
+	ts->cursor.prev_start_ns = start_ns;
+	trace_writer_commit(&ts->cursor, rec, ITP_REC_ITERATION, size);
+	ts->iterations++;
+}
+
+#endif /* ITERPROF_THREAD_H */
