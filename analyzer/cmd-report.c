@@ -514,6 +514,10 @@ static json_t *json_process(const struct recording_process *p)
 	json_set(o, "start_ns", json_u64(p->start_ns));
 	json_set(o, "start_realtime_ns", json_u64(p->start_realtime_ns));
 	json_set(o, "clock_read_cost_ns", json_u64(p->clock_read_cost_ns));
+	json_set(o, "time_source", json_string(p->time_source == ITP_TIME_TSC ? "tsc"
+					       : p->time_source == ITP_TIME_CLOCK ? "clock_gettime"
+										   : "unknown"));
+	json_set(o, "tsc_hz", p->time_source == ITP_TIME_TSC ? json_u64(p->tsc_hz) : json_null());
 	json_set(o, "clean_exit", json_boolean(p->has_footer));
 	json_set(o, "end_reason", !p->has_footer		   ? json_null()
 				  : p->end_reason == ITP_END_EXIT ? json_string("exit")

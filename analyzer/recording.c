@@ -186,6 +186,8 @@ static int load_thread(struct recording_process *process, struct recording_threa
 			}
 			region_of_id[rec.region.id] = idx + 1;
 			break;
+		case ITP_REC_ITERATION_BATCH:
+			break; /* never returned: the cursor gives its entries */
 		case ITP_REC_ITERATION:
 			if (rec.iteration.region_id < ids && region_of_id[rec.iteration.region_id]) {
 				idx = region_of_id[rec.iteration.region_id] - 1;
@@ -282,6 +284,8 @@ static int load_process(struct recording_process *p, const struct trace_reader *
 	p->start_realtime_ns = info->start_realtime_ns;
 	p->config_flags = info->config_flags;
 	p->clock_read_cost_ns = info->clock_read_cost_ns;
+	p->time_source = info->time_source;
+	p->tsc_hz = info->tsc_hz;
 	memcpy(p->host, info->host, sizeof(p->host));
 	memcpy(p->kernel, info->kernel, sizeof(p->kernel));
 	memcpy(p->cpu_model, info->cpu_model, sizeof(p->cpu_model));

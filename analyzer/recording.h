@@ -89,6 +89,8 @@ struct recording_process {
 	uint16_t version_major, version_minor;
 	uint64_t start_ns, start_realtime_ns, config_flags;
 	uint32_t clock_read_cost_ns;
+	uint32_t time_source;  /* ITP_TIME_* */
+	uint64_t tsc_hz;
 	char host[ITP_HOST_LEN + 1];
 	char kernel[ITP_KERNEL_LEN + 1];
 	char cpu_model[ITP_CPU_MODEL_LEN + 1];

@@ -187,6 +187,8 @@ static int parse_header(struct trace_reader *r, char *why, size_t why_len)
 	info->start_ns = le64(d + ITP_OFF_START_NS);
 	info->start_realtime_ns = le64(d + ITP_OFF_START_REALTIME_NS);
 	info->clock_read_cost_ns = le32(d + ITP_OFF_CLOCK_READ_COST_NS);
+	info->time_source = le32(d + ITP_OFF_TIME_SOURCE);
+	info->tsc_hz = le64(d + ITP_OFF_TSC_HZ);
 	info->uid = le32(d + ITP_OFF_UID);
 	info->config_flags = le64(d + ITP_OFF_CONFIG_FLAGS);
 	copy_field(info->host, d + ITP_OFF_HOST, ITP_HOST_LEN);
@@ -508,6 +510,10 @@ static int decode_record(const struct trace_cursor *c, const struct trace_chunk 
 					   "malformed)",
 					   size);
 		return 0;
+	case ITP_REC_ITERATION_BATCH:
+		if (size < ITP_BATCH_OFF_ENTRIES)
+			break;
+		return 0; /* its entries are decoded one by one (batch_next) */
 	case ITP_REC_DROPPED:
 		if (size < ITP_DROPPED_RECORD_SIZE)
 			break;
@@ -554,6 +560,26 @@ static int decode_record(const struct trace_cursor *c, const struct trace_chunk 
 			   (unsigned)rec->type, size);
 }
 
+/* The next entry of the batch being returned, as an ITERATION record. */
+static int batch_next(struct trace_cursor *c, struct trace_record *rec, char *why,
+		      size_t why_len)
+{
+	memset(rec, 0, sizeof(*rec));
+	rec->type = ITP_REC_ITERATION;
+	rec->seq = c->batch_seq;
+	rec->size = c->batch_size;
+	rec->offset = c->batch_offset;
+	if (itp_batch_entry_decode(&c->batch_p, c->batch_end, c->prev_start_ns, &rec->iteration))
+		return reader_fail(c->reader, why, why_len, c->batch_offset, -EINVAL,
+				   "iteration batch of %" PRIu32 " bytes ends before its "
+				   "%" PRIu32 " entries do",
+				   c->batch_size, c->batch_left);
+	rec->iteration.flags = c->batch_flags;
+	c->batch_left--;
+	c->prev_start_ns = rec->iteration.start_ns;
+	return 1;
+}
+
 int trace_cursor_next(struct trace_cursor *c, struct trace_record *rec, char *why,
 		      size_t why_len)
 {
@@ -561,6 +587,8 @@ int trace_cursor_next(struct trace_cursor *c, struct trace_record *rec, char *wh
 	const struct trace_thread_info *t = &r->threads[c->thread];
 	const struct trace_chunk *chunks = &r->chunks[r->thread_first[c->thread]];
 
+	if (c->batch_left)
+		return batch_next(c, rec, why, why_len);
 	while (!c->done && c->chunk < t->chunk_count) {
 		const struct trace_chunk *ch = &chunks[c->chunk];
 		const unsigned char *p;
@@ -629,6 +657,18 @@ int trace_cursor_next(struct trace_cursor *c, struct trace_record *rec, char *wh
 			c->prev_start_ns = rec->iteration.start_ns;
 		c->records++;
 		c->pos += size;
+		if (rec->type == ITP_REC_ITERATION_BATCH) {
+			c->batch_p = p + ITP_BATCH_OFF_ENTRIES;
+			c->batch_end = p + size;
+			c->batch_left = le32(p + ITP_BATCH_OFF_COUNT);
+			c->batch_flags = le16(p + ITP_BATCH_OFF_FLAGS);
+			c->batch_seq = rec->seq;
+			c->batch_size = size;
+			c->batch_offset = rec->offset;
+			if (!c->batch_left)
+				continue; /* opened, nothing in it yet */
+			return batch_next(c, rec, why, why_len);
+		}
 		return 1;
 	}
 	c->done = true;

@@ -55,6 +55,8 @@ struct trace_file_info {
 	uint16_t version_major, version_minor;
 	uint32_t header_size, chunk_size, flags, counter_count;
 	uint32_t pid, ppid, exec_generation, clock_id, clock_read_cost_ns, uid;
+	uint32_t time_source;  /* ITP_TIME_* */
+	uint64_t tsc_hz;       /* with ITP_TIME_TSC */
 	uint64_t start_ns, start_realtime_ns, config_flags;
 	char host[ITP_HOST_LEN + 1];
 	char kernel[ITP_KERNEL_LEN + 1];
@@ -131,6 +133,13 @@ struct trace_cursor {
 	bool done;
 	uint64_t lost_records; /* seq gaps so far */
 	uint64_t records;      /* records returned so far */
+	/* An ITERATION_BATCH being returned entry by entry, as ITERATION
+	 * records carrying the batch's seq, size and offset. */
+	const unsigned char *batch_p, *batch_end;
+	uint32_t batch_left;
+	uint16_t batch_flags;
+	uint32_t batch_seq, batch_size;
+	uint64_t batch_offset;
 };
 
 struct trace_reader;

@@ -44,13 +44,13 @@
 
 struct shim_tsc shim_tsc;
 
+#if defined(__x86_64__)
 static struct {
 	uint64_t origin_tsc, origin_ns; /* the first calibration pair */
 	uint64_t last_resync_tsc;
 	uint64_t resync_interval_ticks;
 } calibration;
 
-#if defined(__x86_64__)
 static bool flag_listed(const char *flags, const char *name)
 {
 	size_t len = strlen(name);

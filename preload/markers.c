@@ -287,6 +287,17 @@ static bool emit_prerequisites(struct thread_state *ts, unsigned region)
 	return true;
 }
 
+/* A clock-only, outermost iteration: an entry of the chunk's batch. */
+static bool write_batch_entry(struct thread_state *ts, uint16_t region, uint64_t start_ns,
+			      uint64_t duration_ns)
+{
+	if (trace_writer_batch_add(&ts->cursor, region, start_ns, duration_ns))
+		return true;
+	/* A new chunk first. */
+	return trace_writer_reserve(&ts->cursor, ts->tid, ITP_BATCH_ROOM) &&
+	       trace_writer_batch_add(&ts->cursor, region, start_ns, duration_ns);
+}
+
 static void write_iteration(struct thread_state *ts, const struct open_iteration *o,
 			    uint64_t end_ns, const struct counter_snapshot *end)
 {
@@ -296,6 +307,12 @@ static void write_iteration(struct thread_state *ts, const struct open_iteration
 
 	if (unlikely(!emit_prerequisites(ts, o->region)))
 		goto dropped;
+	if (ts->is_clock_only && o == ts->stack && !ts->fast_depth) {
+		if (!write_batch_entry(ts, o->region, o->start_ns, end_ns - o->start_ns))
+			goto dropped;
+		ts->iterations++;
+		return;
+	}
 	rec = trace_writer_reserve(&ts->cursor, ts->tid, ITP_ITER_RECORD_MAX(VALUE_COUNT));
 	if (unlikely(!rec))
 		goto dropped;
@@ -451,7 +468,6 @@ void markers_end_fast(uint16_t region, uint64_t begin_tsc, uint64_t end_tsc)
 {
 	struct thread_state *ts = markers_thread;
 	uint64_t start_ns, duration_ns;
-	uint8_t *rec;
 
 	/* A forked child: the iteration began in the parent. */
 	if (!ts || ts->generation != trace_writer_generation() || markers_busy)
@@ -461,10 +477,9 @@ void markers_end_fast(uint16_t region, uint64_t begin_tsc, uint64_t end_tsc)
 	tsc_interval_to_ns(begin_tsc, end_tsc, &start_ns, &duration_ns);
 	if (unlikely(!emit_prerequisites(ts, region)))
 		goto dropped;
-	rec = trace_writer_reserve(&ts->cursor, ts->tid, ITP_ITER_RECORD_MAX(VALUE_COUNT));
-	if (unlikely(!rec))
+	if (!write_batch_entry(ts, region, start_ns, duration_ns))
 		goto dropped;
-	thread_write_clock_only(ts, rec, region, 0, start_ns, duration_ns);
+	ts->iterations++;
 	markers_busy = 0;
 	return;
 dropped:

@@ -12,7 +12,8 @@
  * register can be touched, so none needs saving) and
  * no_caller_saved_registers (the compiler saves exactly the integer
  * registers they use), and they call nothing: the clock is rdtsc converted
- * inline (clock.c), the record is encoded inline (thread.h). Whatever they
+ * inline (clock.c), the iteration is a batch entry of a few bytes written
+ * inline (trace_writer_batch_add). Whatever they
  * cannot do - first call of a site in a thread, recursion through another
  * patched function, a full chunk, counters to read, a signal handler
  * re-entering, a forked child - they decline by returning 0, and the
@@ -73,7 +74,6 @@ uintptr_t patch_fast_exit(uintptr_t *slot)
 	struct shadow_stack *sh = &patch_shadow;
 	struct thread_state *ts = markers_thread;
 	struct shadow_entry *e = &sh->entries[0];
-	uint8_t *rec;
 
 	sh->exit_tsc = end_tsc;
 	if (unlikely(sh->is_busy || markers_busy || sh->depth != 1 || e->slot != slot ||
@@ -81,13 +81,16 @@ uintptr_t patch_fast_exit(uintptr_t *slot)
 		     !ts->is_thread_emitted || ts->has_pending_drops ||
 		     !ts->regions[e->region].is_emitted))
 		return 0;
-	rec = trace_writer_room(&ts->cursor, ITP_ITER_RECORD_MAX(VALUE_COUNT));
-	if (unlikely(!rec))
-		return 0;
 	sh->is_busy = 1;
 	markers_busy = 1;
 	tsc_interval_to_ns(e->begin_tsc, end_tsc, &start_ns, &duration_ns);
-	thread_write_clock_only(ts, rec, e->region, 0, start_ns, duration_ns);
+	if (unlikely(!trace_writer_batch_add(&ts->cursor, e->region, start_ns, duration_ns))) {
+		/* A new chunk is needed: the full path gets it. */
+		markers_busy = 0;
+		sh->is_busy = 0;
+		return 0;
+	}
+	ts->iterations++;
 	ts->fast_depth = 0;
 	sh->depth = 0;
 	markers_busy = 0;

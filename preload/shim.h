@@ -22,6 +22,7 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include "iterprof/trace-codec.h"
 #include "iterprof/trace-format.h"
 
 #define SHIM_HIDDEN __attribute__((visibility("hidden")))
@@ -233,6 +234,10 @@ struct chunk_cursor {
 	uint32_t thread_seq;
 	uint32_t record_seq;
 	uint64_t prev_start_ns; /* of the chunk's last ITERATION (trace-codec.h) */
+	/* The open ITERATION_BATCH, the chunk's last record, or NULL. */
+	uint8_t *batch;
+	uint32_t batch_used;    /* bytes of it filled (header included) */
+	uint32_t batch_count;
 };
 
 /* Compute the process-wide header fields once (machine info, counter probe). */
@@ -263,6 +268,56 @@ static inline void trace_writer_commit(struct chunk_cursor *cur, uint8_t *rec, u
 	__atomic_store_n((uint32_t *)rec, ITP_RECORD_WORD(type, size), __ATOMIC_RELEASE);
 	cur->used += size;
 }
+/* Close the open batch: cut its size to what is filled, so that another
+ * record can follow it. trace_writer_reserve does it first. */
+static inline void trace_writer_close_batch(struct chunk_cursor *cur)
+{
+	uint32_t size = (cur->batch_used + 7u) & ~7u;
+
+	cur->used -= ITP_BATCH_ROOM - size;
+	__atomic_store_n((uint32_t *)cur->batch, ITP_RECORD_WORD(ITP_REC_ITERATION_BATCH, size),
+			 __ATOMIC_RELEASE);
+	cur->batch = NULL;
+}
+
+/*
+ * Write a clock-only, outermost iteration as an ITERATION_BATCH entry (3-6
+ * bytes instead of a 32-byte ITERATION record: every 4 KiB page of the trace
+ * costs about 1 us to bring in here, so bytes are time). Opens a batch when
+ * there is none or it is full. Calls nothing (the -f fast path uses it).
+ * Returns false when the chunk has no room for a new batch: then
+ * trace_writer_reserve must get a new chunk first.
+ */
+static inline bool trace_writer_batch_add(struct chunk_cursor *cur, uint16_t region,
+					  uint64_t start_ns, uint64_t duration_ns)
+{
+	uint8_t *p;
+
+	if (!cur->batch || cur->batch_used + ITP_BATCH_ENTRY_MAX > ITP_BATCH_ROOM) {
+		uint8_t *rec;
+
+		if (cur->batch)
+			trace_writer_close_batch(cur);
+		rec = trace_writer_room(cur, ITP_BATCH_ROOM);
+		if (!rec)
+			return false;
+		/* The room is zeros: chunks are handed out zeroed and nothing
+		 * is written past a record's committed end. */
+		put_u16(rec + ITP_BATCH_OFF_FLAGS, ITP_ITER_COUNTERS_MISSING);
+		trace_writer_commit(cur, rec, ITP_REC_ITERATION_BATCH, ITP_BATCH_ROOM);
+		cur->batch = rec;
+		cur->batch_used = ITP_BATCH_OFF_ENTRIES;
+		cur->batch_count = 0;
+	}
+	p = itp_batch_entry_encode(cur->batch + cur->batch_used, region, start_ns, duration_ns,
+				   cur->prev_start_ns);
+	cur->batch_used = (uint32_t)(p - cur->batch);
+	cur->prev_start_ns = start_ns;
+	__atomic_store_n((uint32_t *)(cur->batch + ITP_BATCH_OFF_COUNT), ++cur->batch_count,
+			 __ATOMIC_RELEASE);
+	return true;
+}
+
 /* Write the footer with an ITP_END_* reason. Returns false when there was
  * nothing to close (no file, already closed, or called in a vfork child). */
 bool trace_writer_close(uint64_t iterations, uint64_t dropped, uint32_t reason);

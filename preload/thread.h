@@ -68,29 +68,4 @@ extern __thread struct thread_state *markers_thread
  * marker meanwhile passes through instead of corrupting the state. */
 extern __thread int markers_busy __attribute__((tls_model("initial-exec"), visibility("hidden")));
 
-/* Encode a clock-only ITERATION (no counter values) into @rec, reserved for
- * ITP_ITER_RECORD_MAX(VALUE_COUNT), and commit it. */
-static inline void thread_write_clock_only(struct thread_state *ts, uint8_t *rec, uint16_t region,
-					   uint32_t depth, uint64_t start_ns, uint64_t duration_ns)
-{
-	uint8_t *p = rec + ITP_ITER_OFF_PAYLOAD;
-	uint32_t size;
-
-	put_u16(rec + ITP_ITER_OFF_REGION_ID, region);
-	put_u16(rec + ITP_ITER_OFF_FLAGS, ITP_ITER_COUNTERS_MISSING);
-	p = itp_put_varint(p, depth);
-	p = itp_put_varint(p, itp_zigzag((int64_t)(start_ns - ts->cursor.prev_start_ns)));
-	p = itp_put_varint(p, duration_ns);
-	*p++ = 0; /* time enabled */
-	*p++ = 0; /* enabled - running */
-	for (unsigned i = 0; i < VALUE_COUNT; i++)
-		*p++ = 0; /* ITP_VALUE_UNAVAILABLE */
-	size = (uint32_t)(p - rec);
-	while (size & 7u)
-		rec[size++] = 0;
-	ts->cursor.prev_start_ns = start_ns;
-	trace_writer_commit(&ts->cursor, rec, ITP_REC_ITERATION, size);
-	ts->iterations++;
-}
-
 #endif /* ITERPROF_THREAD_H */

@@ -284,9 +284,13 @@ static void prefault_chunk(int fd, off_t offset, uint8_t *chunk)
 
 uint8_t *trace_writer_reserve(struct chunk_cursor *cur, pid_t tid, uint32_t size)
 {
-	uint8_t *chunk, *room = trace_writer_room(cur, size);
+	uint8_t *chunk, *room;
 	off_t offset = 0;
 	int fd;
+
+	if (cur->batch)
+		trace_writer_close_batch(cur);
+	room = trace_writer_room(cur, size);
 
 	if (likely(room))
 		return room;
@@ -310,6 +314,7 @@ uint8_t *trace_writer_reserve(struct chunk_cursor *cur, pid_t tid, uint32_t size
 	cur->base = chunk;
 	cur->used = ITP_CHUNK_HEADER_SIZE;
 	cur->prev_start_ns = 0;
+	cur->batch = NULL;
 	return chunk + cur->used;
 }
 

@@ -143,4 +143,36 @@ static inline int itp_iteration_decode(const uint8_t *rec, uint32_t size, unsign
 	return 0;
 }
 
+/* Append one ITERATION_BATCH entry at @p (ITP_BATCH_ENTRY_MAX bytes free);
+ * returns the end of what was written. */
+static inline uint8_t *itp_batch_entry_encode(uint8_t *p, uint16_t region_id, uint64_t start_ns,
+					      uint64_t duration_ns, uint64_t prev_start_ns)
+{
+	p = itp_put_varint(p, region_id);
+	p = itp_put_varint(p, itp_zigzag((int64_t)(start_ns - prev_start_ns)));
+	return itp_put_varint(p, duration_ns);
+}
+
+/* Decode one ITERATION_BATCH entry from [*p, end) into @it (depth 0, no
+ * counter values). 0, or -1 when it is cut short or malformed. */
+static inline int itp_batch_entry_decode(const uint8_t **p, const uint8_t *end,
+					 uint64_t prev_start_ns, struct itp_iteration *it)
+{
+	uint64_t v;
+
+	if (itp_get_varint(p, end, &v) || v > UINT16_MAX)
+		return -1;
+	it->region_id = (uint16_t)v;
+	if (itp_get_varint(p, end, &v))
+		return -1;
+	it->start_ns = prev_start_ns + (uint64_t)itp_unzigzag(v);
+	if (itp_get_varint(p, end, &it->duration_ns))
+		return -1;
+	it->depth = 0;
+	it->enabled = it->running = 0;
+	for (unsigned i = 0; i < ITP_MAX_COUNTERS; i++)
+		it->values[i] = ITP_VALUE_UNAVAILABLE;
+	return 0;
+}
+
 #endif /* ITERPROF_TRACE_CODEC_H */

@@ -132,6 +132,22 @@
  *            time_enabled delta, time_enabled - time_running, then one value
  *            per counter (delta + 1; 0 = ITP_VALUE_UNAVAILABLE); zero padding
  *
+ * ITP_REC_ITERATION_BATCH: clock-only iterations at depth 0 (what the -f fast
+ * path writes: no counters, outermost), a few bytes each. Written with room
+ * for more, then filled in place, one entry at a time.
+ *     8   2  flags      ITP_ITER_* of every entry (ITP_ITER_COUNTERS_MISSING)
+ *    10   2  reserved
+ *    12   4  count      entries filled in; stored after each entry's bytes
+ *                       with release semantics: it is the entry's commit
+ *    16   -  count entries of three varints: region_id, start_ns (zigzag
+ *            delta from the previous iteration of the chunk, ITERATION or
+ *            batch entry), duration_ns; then zeros to the record's end
+ * The record's size is its room when written (ITP_BATCH_ROOM bytes); when
+ * the thread writes any other record after it, the size is first cut to the
+ * entries' end (padded to 8). Readers decode count entries and ignore the
+ * rest; each entry is an iteration with time_enabled/running 0 and no
+ * counter values (ITP_VALUE_UNAVAILABLE). All entries share the record's seq.
+ *
  * ITP_REC_DROPPED: iterations lost since the previous record of this thread.
  *     8   4  count
  *     12  4  reason    ITP_DROP_*
@@ -161,7 +177,7 @@
 #define ITP_MAGIC "ITERPROF"
 #define ITP_MAGIC_LEN 8
 #define ITP_VERSION_MAJOR 1
-#define ITP_VERSION_MINOR 1 /* 1: time_source, tsc_hz */
+#define ITP_VERSION_MINOR 1 /* 1.1: time_source, tsc_hz, ITERATION_BATCH */
 #define ITP_HEADER_SIZE 4096u
 #define ITP_ENDIAN_TAG 0x01020304u
 #define ITP_CHUNK_MAGIC 0x43505449u /* "ITPC" */
@@ -248,7 +264,8 @@ enum itp_record_type {
 	ITP_REC_DROPPED = 4,
 	ITP_REC_NOTE = 5,
 	ITP_REC_FUNCTION = 6,
-	ITP_REC_TYPE_MAX = 6,
+	ITP_REC_ITERATION_BATCH = 7, /* since 1.1 */
+	ITP_REC_TYPE_MAX = 7,
 };
 
 /* ITP_REC_FUNCTION status. */
@@ -270,6 +287,11 @@ enum itp_function_status {
 #define ITP_REGION_OFF_NAME 16
 #define ITP_ITER_OFF_REGION_ID 8
 #define ITP_ITER_OFF_FLAGS 10
+#define ITP_BATCH_OFF_FLAGS 8
+#define ITP_BATCH_OFF_COUNT 12
+#define ITP_BATCH_OFF_ENTRIES 16
+#define ITP_BATCH_ROOM 512u
+#define ITP_BATCH_ENTRY_MAX 23u /* three varints: 3 + 10 + 10 bytes */
 #define ITP_DROPPED_OFF_COUNT 8
 #define ITP_DROPPED_OFF_REASON 12
 #define ITP_DROPPED_RECORD_SIZE 16

@@ -617,6 +617,92 @@ static void test_files(void)
 		printf("note: could not remove %s\n", tmpdir);
 }
 
+/*
+ * ITERATION_BATCH: its entries come back as ITERATION records (depth 0, no
+ * counter values), their start times chained with the ITERATION records
+ * around them; a batch whose count is below its entries (the shim died
+ * between an entry and its count) gives count entries; one whose count runs
+ * past its bytes is damage, reported at the batch.
+ */
+static void test_batches(void)
+{
+	static const uint16_t regions[4] = { 0, 1, 0, 1 };
+	static const uint64_t starts[4] = { BASE_NS + 300, BASE_NS + 290, BASE_NS + 5000,
+					    BASE_NS + 1000000 };
+	static const uint64_t durations[4] = { 20, 0, 123456, 7 };
+	struct tb b;
+	struct tb_chunk c;
+	struct trace_reader *r;
+	struct trace_cursor cur;
+	struct trace_record rec;
+	char why[256] = "";
+	uint64_t want_start[] = { BASE_NS + 100, starts[0], starts[1], starts[2], BASE_NS + 2000000 };
+	unsigned got = 0;
+	size_t batch;
+	int err;
+
+	tb_init(&b, 4096, 1);
+	tb_counter(&b, 0, ITP_COUNTER_TASK_CLOCK, "task-clock", 0, "disabled (--no-counters)");
+	c = tb_chunk(&b, 7, 0, 0);
+	tb_rec_thread(&b, &c, 0, 7, "main");
+	tb_rec_region(&b, &c, 1, 0, "a");
+	tb_rec_region(&b, &c, 2, 1, "b");
+	tb_rec_iteration(&b, &c, 3, 0, ITP_ITER_COUNTERS_MISSING, 0, BASE_NS + 100, 50, NULL);
+	/* 4 entries written, the 4th not yet counted */
+	batch = tb_rec_batch(&b, &c, 4, 64, 4, regions, starts, durations, 3);
+	c.prev_start_ns = starts[2]; /* what a reader has after 3 entries */
+	tb_rec_iteration(&b, &c, 5, 1, ITP_ITER_COUNTERS_MISSING, 0, BASE_NS + 2000000, 60,
+			 NULL);
+	err = trace_reader_open_buffer(b.buf, b.size, "batch.trace", &r, why, sizeof(why));
+	CHECK(err == 0, "open: %s", why);
+	if (err) {
+		tb_free(&b);
+		return;
+	}
+	trace_cursor_init(&cur, r, 0);
+	while ((err = trace_cursor_next(&cur, &rec, why, sizeof(why))) > 0) {
+		if (rec.type != ITP_REC_ITERATION)
+			continue;
+		CHECK(got < 5, "iteration %u of 5", got);
+		if (got >= 5)
+			break;
+		CHECK(rec.iteration.start_ns == want_start[got], "iteration %u starts at %llu", got,
+		      (unsigned long long)rec.iteration.start_ns);
+		CHECK(rec.iteration.depth == 0 &&
+			      rec.iteration.flags == ITP_ITER_COUNTERS_MISSING &&
+			      rec.iteration.values[0] == ITP_VALUE_UNAVAILABLE,
+		      "iteration %u: depth %u flags %u", got, rec.iteration.depth,
+		      rec.iteration.flags);
+		if (got >= 1 && got <= 3) {
+			CHECK(rec.iteration.region_id == regions[got - 1] &&
+				      rec.iteration.duration_ns == durations[got - 1] &&
+				      rec.seq == 4,
+			      "entry %u: region %u duration %llu seq %u", got - 1,
+			      rec.iteration.region_id,
+			      (unsigned long long)rec.iteration.duration_ns, rec.seq);
+		}
+		got++;
+	}
+	CHECK(err == 0 && got == 5, "read %u iterations: %s", got, why);
+	CHECK(cur.lost_records == 0, "no lost records: %llu",
+	      (unsigned long long)cur.lost_records);
+	trace_reader_close(r);
+
+	/* A count beyond the entries the bytes hold. */
+	tb_put32(&b, batch + ITP_BATCH_OFF_COUNT, 40);
+	err = trace_reader_open_buffer(b.buf, b.size, "batch.trace", &r, why, sizeof(why));
+	CHECK(err == 0, "open: %s", why);
+	if (!err) {
+		trace_cursor_init(&cur, r, 0);
+		while ((err = trace_cursor_next(&cur, &rec, why, sizeof(why))) > 0)
+			;
+		CHECK(err == -EINVAL && strstr(why, "iteration batch"),
+		      "a count past the bytes is damage: %d %s", err, why);
+		trace_reader_close(r);
+	}
+	tb_free(&b);
+}
+
 int main(void)
 {
 	test_valid_order();
@@ -626,5 +712,6 @@ int main(void)
 	test_every_truncation();
 	test_bit_flips();
 	test_files();
+	test_batches();
 	return unit_test_finish();
 }

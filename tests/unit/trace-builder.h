@@ -263,6 +263,29 @@ static inline size_t tb_rec_iteration(struct tb *b, struct tb_chunk *c, uint32_t
 	return tb_commit(b, off, ITP_REC_ITERATION, size);
 }
 
+/* An ITERATION_BATCH record of @room bytes holding @count entries of
+ * (region, start, duration), as the shim's -f fast path writes them; @count
+ * may be cut below the entries written (a crash before the count store). */
+static inline size_t tb_rec_batch(struct tb *b, struct tb_chunk *c, uint32_t seq, uint32_t room,
+				  unsigned entries, const uint16_t *regions,
+				  const uint64_t *starts, const uint64_t *durations,
+				  uint32_t count)
+{
+	size_t off = tb_record(b, c, room, seq), p = off + ITP_BATCH_OFF_ENTRIES;
+
+	tb_put16(b, off + ITP_BATCH_OFF_FLAGS, ITP_ITER_COUNTERS_MISSING);
+	tb_put32(b, off + ITP_BATCH_OFF_COUNT, count);
+	for (unsigned i = 0; i < entries; i++) {
+		int64_t delta = (int64_t)(starts[i] - c->prev_start_ns);
+
+		p = tb_varint(b, p, regions[i]);
+		p = tb_varint(b, p, ((uint64_t)delta << 1) ^ (uint64_t)(delta >> 63));
+		p = tb_varint(b, p, durations[i]);
+		c->prev_start_ns = starts[i];
+	}
+	return tb_commit(b, off, ITP_REC_ITERATION_BATCH, room);
+}
+
 static inline size_t tb_rec_dropped(struct tb *b, struct tb_chunk *c, uint32_t seq,
 				    uint32_t count, uint32_t reason)
 {
