@@ -30,5 +30,6 @@ extern int cli_quiet;
 /* Subcommands: argv[0] is the subcommand name. Return the exit status. */
 int cmd_record(int argc, char **argv);
 int cmd_report(int argc, char **argv);
+int cmd_events(int argc, char **argv);
 
 #endif /* ITERPROF_CLI_H */

@@ -15,6 +15,7 @@ struct subcommand {
 static const struct subcommand subcommands[] = {
 	{ "record", cmd_record, "run a command with the shim and record its iterations" },
 	{ "report", cmd_report, "summarise a recorded trace per process, thread and region" },
+	{ "events", cmd_events, "list the events this machine can count, and why not the others" },
 };
 
 static void usage(FILE *out)
