@@ -24,6 +24,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,7 +35,9 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "events.h"
 #include "exec-check.h"
+#include "iterprof/perf-diagnosis.h"
 #include "recording.h"
 
 #define RECORD_DEFAULT_OUTPUT "iterprof.data"
@@ -48,6 +51,9 @@ struct record_options {
 	const char *sched;    /* auto, always or off */
 	bool counters;        /* false with --no-counters: the clock only */
 	char *functions;      /* -f patterns joined by newlines, or NULL */
+	char *events;         /* -e lists joined by commas, or NULL */
+	char *events_env;     /* ITERPROF_EVENTS for the shim, or NULL */
+	char events_notes[1024]; /* what cannot be counted, said after the run */
 	char **command;       /* NULL-terminated, argv[0] as typed */
 };
 
@@ -70,6 +76,16 @@ static void record_usage(FILE *out)
 	      "                     The region is the demangled name. Recursion and\n"
 	      "                     re-entry: only the outermost call per thread is an\n"
 	      "                     iteration; other threads have their own streams.\n"
+	      "  -e, --events LIST  also count these events per iteration (repeatable,\n"
+	      "                     comma-separated): perf's names (cycles, instructions,\n"
+	      "                     cache-misses, L1-dcache-load-misses, ...), libpfm4\n"
+	      "                     events (INST_RETIRED:ANY_P, perf::PAGE-FAULTS), sysfs\n"
+	      "                     PMU events (msr/tsc/, power/energy-pkg/), with :u\n"
+	      "                     (user mode) or :k (kernel mode). `iterprof events`\n"
+	      "                     lists what this machine can count. Default: the\n"
+	      "                     hardware set (instructions, cycles, ref-cycles, LLC\n"
+	      "                     references/misses, branch and iTLB misses) where\n"
+	      "                     the PMU exists, always the software set.\n"
 	      "  -o, --output PATH  write the recording into directory PATH\n"
 	      "                     (default: " RECORD_DEFAULT_OUTPUT ")\n"
 	      "  --force            replace PATH if it holds an earlier recording (only\n"
@@ -104,6 +120,7 @@ static int record_parse_options(int argc, char **argv,
 	static const struct option long_options[] = {
 		{ "output", required_argument, NULL, 'o' },
 		{ "function", required_argument, NULL, 'f' },
+		{ "events", required_argument, NULL, 'e' },
 		{ "force", no_argument, NULL, OPTION_FORCE },
 		{ "no-follow", no_argument, NULL, OPTION_NO_FOLLOW },
 		{ "sched", required_argument, NULL, OPTION_SCHED },
@@ -123,7 +140,7 @@ static int record_parse_options(int argc, char **argv,
 	 * ':': report a missing argument as ':' so the error is ours. */
 	opterr = 0;
 	optind = 0; /* glibc: reinitialise (main() may have parsed before) */
-	while ((c = getopt_long(argc, argv, "+:o:f:qvh", long_options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:o:f:e:qvh", long_options, NULL)) != -1) {
 		switch (c) {
 		case 'f': {
 			char *joined;
@@ -139,6 +156,18 @@ static int record_parse_options(int argc, char **argv,
 			}
 			free(options->functions);
 			options->functions = joined;
+			break;
+		}
+		case 'e': {
+			char *joined;
+
+			if (asprintf(&joined, "%s%s%s", options->events ? options->events : "",
+				     options->events ? "," : "", optarg) < 0) {
+				cli_error("out of memory");
+				return CLI_EXIT_FAILURE;
+			}
+			free(options->events);
+			options->events = joined;
 			break;
 		}
 		case 'o':
@@ -195,6 +224,114 @@ static int record_parse_options(int argc, char **argv,
 		return CLI_EXIT_BAD_INPUT;
 	}
 	options->command = argv + optind;
+	if (options->events && !options->counters) {
+		cli_error("-e and --no-counters: events are counters (leave out one of them)");
+		return CLI_EXIT_BAD_INPUT;
+	}
+	return -1;
+}
+
+/* The default hardware set, in order of interest; only those this machine
+ * can open are recorded. */
+static const char *const default_hardware[] = {
+	"instructions", "cycles", "ref-cycles", "cache-references", "cache-misses",
+	"branch-misses", "iTLB-load-misses",
+};
+
+/* Remember a line for after the run (record_select_events runs before the
+ * command, whose failure to start must be the only thing said). */
+static void note_event(struct record_options *options, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void note_event(struct record_options *options, const char *fmt, ...)
+{
+	size_t used = strlen(options->events_notes);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(options->events_notes + used, sizeof(options->events_notes) - used, fmt, ap);
+	va_end(ap);
+	used = strlen(options->events_notes);
+	if (used + 1 < sizeof(options->events_notes))
+		strcat(options->events_notes, "\n");
+}
+
+/* The software set the shim always records (counters.c). */
+static bool is_recorded_anyway(const struct event_spec *ev)
+{
+	static const char *const names[] = { "task-clock", "minor-faults", "major-faults",
+					     "context-switches", "cpu-migrations" };
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (!strcmp(ev->name, names[i]))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Decide the -e events (or the default hardware set) and say, once, what
+ * cannot be counted and why. Sets options->events_env. Returns -1 to go on,
+ * else the exit status.
+ */
+static int record_select_events(struct record_options *options)
+{
+	struct event_spec evs[EVENTS_MAX], chosen[EVENTS_MAX];
+	size_t count = 0, kept = 0;
+	char why[512];
+
+	if (!options->counters)
+		return -1;
+	if (options->events) {
+		if (events_parse_list(options->events, evs, EVENTS_MAX, &count, why, sizeof(why))) {
+			cli_error("%s", why);
+			return CLI_EXIT_BAD_INPUT;
+		}
+		for (size_t i = 0; i < count; i++) {
+			int err;
+
+			if (is_recorded_anyway(&evs[i]))
+				continue;
+			err = events_try_open(&evs[i]);
+			if (err) {
+				itp_perf_diagnose(err, evs[i].type, evs[i].exclude_kernel, why,
+						  sizeof(why));
+				note_event(options, "%s: not counted here: %s", evs[i].name, why);
+			}
+			/* Kept either way: the trace says what was asked and why
+			 * it has no values. */
+			chosen[kept++] = evs[i];
+		}
+	} else {
+		int first_err = 0;
+		uint32_t first_type = 0;
+
+		for (size_t i = 0; i < sizeof(default_hardware) / sizeof(default_hardware[0]); i++) {
+			struct event_spec ev;
+			int err;
+
+			if (events_resolve(default_hardware[i], &ev, why, sizeof(why)))
+				continue;
+			err = events_try_open(&ev);
+			if (!err)
+				chosen[kept++] = ev;
+			else if (!first_err)
+				first_err = err, first_type = ev.type;
+		}
+		if (!kept && first_err) {
+			itp_perf_diagnose(first_err, first_type, 0, why, sizeof(why));
+			note_event(options,
+				   "hardware counters unavailable: %s; recorded the software "
+				   "counters only",
+				   why);
+		}
+	}
+	if (kept) {
+		options->events_env = events_to_env(chosen, kept);
+		if (!options->events_env) {
+			cli_error("out of memory");
+			return CLI_EXIT_FAILURE;
+		}
+	}
 	return -1;
 }
 
@@ -408,7 +545,9 @@ static int child_environment_set(const struct record_options *options,
 	    (options->functions ? setenv("ITERPROF_FUNCTIONS", options->functions, 1)
 				: unsetenv("ITERPROF_FUNCTIONS")) ||
 	    (options->counters ? unsetenv("ITERPROF_COUNTERS")
-			       : setenv("ITERPROF_COUNTERS", "off", 1)))
+			       : setenv("ITERPROF_COUNTERS", "off", 1)) ||
+	    (options->events_env ? setenv("ITERPROF_EVENTS", options->events_env, 1)
+				 : unsetenv("ITERPROF_EVENTS")))
 		err = -errno;
 	if (!err) {
 		char pid[16];
@@ -717,6 +856,8 @@ int cmd_record(int argc, char **argv)
 	status = record_parse_options(argc, argv, &options);
 	if (status >= 0) {
 		free(options.functions);
+		free(options.events);
+		free(options.events_env);
 		return status;
 	}
 
@@ -728,6 +869,9 @@ int cmd_record(int argc, char **argv)
 		status = err == -ENOENT ? CLI_EXIT_NOT_FOUND : CLI_EXIT_CANNOT_EXEC;
 		goto out;
 	}
+	status = record_select_events(&options);
+	if (status >= 0)
+		goto out;
 	shim = shim_find();
 	if (!shim) {
 		status = CLI_EXIT_FAILURE;
@@ -752,11 +896,21 @@ int cmd_record(int argc, char **argv)
 	status = child_run(path, options.command, &exec_errno);
 	if (exec_errno)
 		rmdir(output_abs); /* nothing ran: leave no empty recording behind */
-	else
+	else {
+		for (char *line = options.events_notes, *eol; *line; line = eol + 1) {
+			eol = strchr(line, '\n');
+			if (!eol)
+				break;
+			*eol = '\0';
+			cli_info("%s", line);
+		}
 		record_summarize(options.output, output_abs, options.follow,
 				 options.functions != NULL);
+	}
 out:
 	free(options.functions);
+	free(options.events);
+	free(options.events_env);
 	free(output_abs);
 	free(shim);
 	free(path);

@@ -239,6 +239,16 @@ static void text_iterations(FILE *out, const struct recording_process *p,
 			hidden == 1 ? "" : "s");
 }
 
+/* Iterations whose counter values were scaled (multiplexed events). */
+static uint64_t scaled_iterations(const struct recording_region *region)
+{
+	uint64_t n = 0;
+
+	for (size_t i = 0; i < region->count; i++)
+		n += (region->flags[i] & ITP_ITER_SCALED) != 0;
+	return n;
+}
+
 static void text_region(FILE *out, const struct recording_process *p,
 			const struct recording_region *region, const struct region_result *rr,
 			bool with_iterations)
@@ -275,6 +285,10 @@ static void text_region(FILE *out, const struct recording_process *p,
 		if (rr->task_clock >= 0)
 			text_counter_row(out, "off-CPU (duration-cpu)", true, &rr->off_cpu,
 					 region->count);
+		if (scaled_iterations(region))
+			fprintf(out, "      values scaled in %" PRIu64 " of %zu iterations (the "
+				     "kernel multiplexed the events: counted part of the time)\n",
+				scaled_iterations(region), region->count);
 	}
 	if (with_iterations)
 		text_iterations(out, p, region);
@@ -620,6 +634,7 @@ static json_t *json_per_iteration(const struct recording_process *p,
 		json_set(it, "start_ns", json_integer((json_int_t)(region->start_ns[i] -
 								 p->start_ns)));
 		json_set(it, "ns", json_u64(region->duration_ns[i]));
+		json_set(it, "scaled", json_boolean(region->flags[i] & ITP_ITER_SCALED));
 		for (unsigned c = 0; c < p->counter_count; c++) {
 			uint64_t v = region->values[c] ? region->values[c][i]
 						       : ITP_VALUE_UNAVAILABLE;
@@ -652,6 +667,7 @@ static json_t *json_region(const struct recording_process *p, const struct recor
 	json_set(o, "name", json_text(region->name));
 	json_set(o, "depth", json_u64(region->min_depth));
 	json_set(o, "iterations", json_u64(region->count));
+	json_set(o, "scaled_iterations", json_u64(scaled_iterations(region)));
 	if (region->count) {
 		json_t *js = json_object();
 

@@ -21,6 +21,39 @@
 
 struct shim_config shim_config;
 
+/* ITERPROF_EVENTS: one event a line, "name type config config1 config2
+ * exclude_user exclude_kernel mode_given" (analyzer/events.c writes it).
+ * A malformed line is skipped. */
+static void load_events(const char *text)
+{
+	shim_config.event_count = 0;
+	while (text && *text && shim_config.event_count < SHIM_EVENTS_MAX) {
+		struct shim_event *ev = &shim_config.events[shim_config.event_count];
+		const char *eol = strchr(text, '\n');
+		unsigned long long config, config1, config2;
+		int exclude_user, exclude_kernel, mode_given;
+		char line[256];
+		size_t len = eol ? (size_t)(eol - text) : strlen(text);
+
+		if (len < sizeof(line)) {
+			memcpy(line, text, len);
+			line[len] = '\0';
+			if (sscanf(line, "%31s %u %llu %llu %llu %d %d %d", ev->name, &ev->type, &config,
+				   &config1, &config2, &exclude_user, &exclude_kernel,
+				   &mode_given) == 8) {
+				ev->config = config;
+				ev->config1 = config1;
+				ev->config2 = config2;
+				ev->exclude_user = exclude_user;
+				ev->exclude_kernel = exclude_kernel;
+				ev->is_mode_given = mode_given;
+				shim_config.event_count++;
+			}
+		}
+		text = eol ? eol + 1 : text + len;
+	}
+}
+
 void config_load(void)
 {
 	const char *output = getenv("ITERPROF_OUTPUT");
@@ -48,6 +81,7 @@ void config_load(void)
 
 		shim_config.has_counters = !(counters && !strcmp(counters, "off"));
 	}
+	load_events(getenv("ITERPROF_EVENTS"));
 	shim_config.inject_perf_errno = 0;
 	{
 		const char *inject = getenv("ITERPROF_INJECT_PERF_ERRNO");

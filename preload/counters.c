@@ -330,6 +330,7 @@ void counters_probe(uint8_t *header)
 
 		memcpy(header + ITP_OFF_COUNTER_COUNT, &count, 4);
 	}
+	events_probe(header);
 	if (note[0])
 		trace_writer_set_counters_note(note);
 }
@@ -343,6 +344,7 @@ int counters_open(struct thread_counters *tc)
 	tc->schedstat_fd = -1;
 	for (int i = 0; i < PERF_SLOT_COUNT; i++)
 		tc->perf_fd[i] = -1;
+	events_open(tc);
 	if (counters_setup.mode == MODE_OFF)
 		return 0;
 	if (counters_setup.mode != MODE_NO_PERF) {
@@ -368,6 +370,7 @@ void counters_close(struct thread_counters *tc)
 		close(tc->schedstat_fd);
 	tc->schedstat_fd = -1;
 	tc->has_perf = false;
+	events_close(tc);
 }
 
 void counters_drop_inherited(struct thread_counters *tc)
@@ -473,7 +476,10 @@ static void read_sched_and_remember(struct thread_counters *tc, struct counter_s
 
 void counters_read_begin(struct thread_counters *tc, struct counter_snapshot *s)
 {
+	/* The -e events last before the clock (counters_read_end: first
+	 * after it), so that their interval holds as little else as can be. */
 	read_core(tc, s);
+	events_read(tc, s);
 	if (!counters_setup.read_rusage && !counters_setup.read_schedstat)
 		return;
 	if (counters_setup.is_auto && tc->has_last_sched && s->is_valid &&
@@ -488,6 +494,7 @@ void counters_read_begin(struct thread_counters *tc, struct counter_snapshot *s)
 void counters_read_end(struct thread_counters *tc, const struct counter_snapshot *begin,
 		       struct counter_snapshot *end)
 {
+	events_read(tc, end);
 	read_core(tc, end);
 	if (!counters_setup.read_rusage && !counters_setup.read_schedstat)
 		return;
@@ -507,12 +514,13 @@ unsigned counters_delta(const struct thread_counters *tc, const struct counter_s
 	uint64_t running = end->running - begin->running;
 	int i;
 
+	flags = events_delta(begin, end, values);
 	if (!begin->is_valid || !end->is_valid) {
 		for (i = 0; i < VALUE_COUNT; i++)
 			values[i] = ITP_VALUE_UNAVAILABLE;
-		return tc->has_perf || counters_setup.mode == MODE_NO_PERF
+		return flags | (tc->has_perf || counters_setup.mode == MODE_NO_PERF
 			       ? ITP_ITER_READ_FAILED
-			       : ITP_ITER_COUNTERS_MISSING;
+			       : ITP_ITER_COUNTERS_MISSING);
 	}
 	for (i = 0; i < PERF_SLOT_COUNT; i++) {
 		uint64_t d = end->perf[i] - begin->perf[i];

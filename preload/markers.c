@@ -313,7 +313,7 @@ static void write_iteration(struct thread_state *ts, const struct open_iteration
 		ts->iterations++;
 		return;
 	}
-	rec = trace_writer_reserve(&ts->cursor, ts->tid, ITP_ITER_RECORD_MAX(VALUE_COUNT));
+	rec = trace_writer_reserve(&ts->cursor, ts->tid, ITP_ITER_RECORD_MAX(ITP_MAX_COUNTERS));
 	if (unlikely(!rec))
 		goto dropped;
 	it.region_id = o->region;
@@ -326,7 +326,7 @@ static void write_iteration(struct thread_state *ts, const struct open_iteration
 		it.enabled = end->enabled - o->begin.enabled;
 		it.running = end->running - o->begin.running;
 	}
-	size = itp_iteration_encode(rec, &it, VALUE_COUNT, ts->cursor.prev_start_ns);
+	size = itp_iteration_encode(rec, &it, events_value_count(), ts->cursor.prev_start_ns);
 	ts->cursor.prev_start_ns = it.start_ns;
 	trace_writer_commit(&ts->cursor, rec, ITP_REC_ITERATION, size);
 	ts->iterations++;

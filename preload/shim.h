@@ -43,6 +43,16 @@ enum sched_policy {
 	SCHED_READ_OFF,
 };
 
+/* An event of `record -e` (ITERPROF_EVENTS), as the launcher resolved it. */
+#define SHIM_EVENTS_MAX 8
+struct shim_event {
+	char name[ITP_CD_NAME_LEN];
+	uint32_t type;
+	uint64_t config, config1, config2;
+	bool exclude_user, exclude_kernel;
+	bool is_mode_given; /* :u or :k: no fallback to user mode */
+};
+
 struct shim_config {
 	char output_dir[4096];
 	bool is_enabled;      /* ITERPROF_OUTPUT was set */
@@ -53,6 +63,8 @@ struct shim_config {
 	int inject_perf_errno; /* tests: perf_event_open fails with this errno */
 	char functions[16384]; /* -f patterns, newline-separated ("" = none) */
 	int launcher_pid;      /* iterprof record's pid: its children report -f */
+	unsigned event_count;  /* -e events besides the software set */
+	struct shim_event events[SHIM_EVENTS_MAX];
 };
 
 extern struct shim_config shim_config;
@@ -183,6 +195,13 @@ enum {
 	VALUE_COUNT,
 };
 
+/* -e events are opened in groups of at most this many: a group larger than
+ * the PMU's counters could never be scheduled (it would never count), while
+ * groups of 4 fit every x86 and arm64 PMU and are time-multiplexed by the
+ * kernel when there are more of them than counters (then scaled). */
+#define EVENT_GROUP_SIZE 4
+#define EVENT_GROUPS_MAX ((SHIM_EVENTS_MAX + EVENT_GROUP_SIZE - 1) / EVENT_GROUP_SIZE)
+
 /* One reading of a thread's counters. */
 struct counter_snapshot {
 	uint64_t enabled;
@@ -192,11 +211,16 @@ struct counter_snapshot {
 	uint64_t involuntary;
 	uint64_t run_delay;
 	bool is_valid;     /* the group read succeeded */
+	/* -e events (events.c), by group of EVENT_GROUP_SIZE */
+	uint64_t event[SHIM_EVENTS_MAX];
+	uint64_t event_enabled[EVENT_GROUPS_MAX], event_running[EVENT_GROUPS_MAX];
+	bool is_event_valid[EVENT_GROUPS_MAX];
 };
 
 struct thread_counters {
 	int perf_fd[PERF_SLOT_COUNT]; /* -1 when not open */
 	int schedstat_fd;             /* -1 when not open */
+	int event_fd[SHIM_EVENTS_MAX]; /* -e events; -1 when not open */
 	bool has_perf;
 	/* Last rusage/schedstat reading and the context-switch count it was
 	 * taken at, for SCHED_READ_AUTO. */
@@ -219,9 +243,27 @@ void counters_drop_inherited(struct thread_counters *tc);
 void counters_read_begin(struct thread_counters *tc, struct counter_snapshot *s);
 void counters_read_end(struct thread_counters *tc, const struct counter_snapshot *begin,
 		       struct counter_snapshot *end);
-/* Deltas end - begin into values[VALUE_COUNT]; returns ITP_ITER_* flags. */
+/* Deltas end - begin into values[events_value_count()]; returns ITP_ITER_*
+ * flags. */
 unsigned counters_delta(const struct thread_counters *tc, const struct counter_snapshot *begin,
 			const struct counter_snapshot *end, uint64_t *values);
+/* ---- events.c: the -e events ----------------------------------------------- */
+
+/* Probe the -e events once per process (open each, diagnose what fails) and
+ * describe them in the header after the software set; sets counter_count. */
+void events_probe(uint8_t *header);
+/* Counters per iteration in the trace: VALUE_COUNT + the -e events. */
+unsigned events_value_count(void);
+/* Open / close this thread's -e groups (fds in @tc). */
+void events_open(struct thread_counters *tc);
+void events_close(struct thread_counters *tc);
+/* Read the groups into @s. */
+void events_read(const struct thread_counters *tc, struct counter_snapshot *s);
+/* Deltas into values[VALUE_COUNT...]: scaled when a group ran part of the
+ * time (ITP_ITER_SCALED returned), unavailable when it did not run. */
+unsigned events_delta(const struct counter_snapshot *begin, const struct counter_snapshot *end,
+		      uint64_t *values);
+
 /* Read one group with the same syscall as the per-iteration path (bench). */
 int counters_group_read(const struct thread_counters *tc, struct counter_snapshot *s);
 

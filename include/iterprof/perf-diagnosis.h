@@ -92,16 +92,15 @@ static inline void itp_perf_diagnose(int err, uint32_t type, int exclude_kernel,
 	int paranoid;
 
 	if (itp_diag_seccomp() == 2 && (err == EPERM || err == EACCES || err == ENOSYS)) {
-		snprintf(buf, len, "perf_event_open is blocked by a seccomp filter (a container?"
-				   " run it with a profile that allows perf_event_open)");
+		snprintf(buf, len, "blocked by seccomp (a container? allow perf_event_open)");
 		return;
 	}
 	switch (err) {
 	case ENOENT:
 	case EOPNOTSUPP:
 		if (is_hardware && !itp_diag_has_cpu_pmu())
-			snprintf(buf, len, "no hardware PMU: the kernel has no PMU driver for this "
-					   "CPU (a VM without a virtual PMU?)");
+			snprintf(buf, len, "no hardware PMU: no PMU driver for this CPU (a VM "
+					   "without a vPMU?)");
 		else
 			snprintf(buf, len, "not supported by this CPU's PMU (%s)", strerror(err));
 		return;
@@ -109,21 +108,20 @@ static inline void itp_perf_diagnose(int err, uint32_t type, int exclude_kernel,
 	case EPERM:
 		paranoid = itp_diag_paranoid();
 		if (!exclude_kernel && paranoid >= 2)
-			snprintf(buf, len, "counting kernel mode needs perf_event_paranoid <= 1 (it is "
-					   "%d) or CAP_PERFMON: add :u, or sysctl "
-					   "kernel.perf_event_paranoid=1",
+			snprintf(buf, len, "kernel mode needs perf_event_paranoid<=1 (is %d) or "
+					   "CAP_PERFMON; or add :u",
 				 paranoid);
 		else if (paranoid >= 3)
 			snprintf(buf, len, "perf_event_paranoid is %d: sysctl "
-					   "kernel.perf_event_paranoid=2 (or CAP_PERFMON)",
+					   "kernel.perf_event_paranoid=2, or CAP_PERFMON",
 				 paranoid);
 		else
-			snprintf(buf, len, "not permitted (%s; perf_event_paranoid %d): needs "
+			snprintf(buf, len, "not permitted (%s, perf_event_paranoid %d): needs "
 					   "CAP_PERFMON",
 				 strerror(err), paranoid);
 		return;
 	case ENOSYS:
-		snprintf(buf, len, "this kernel has no perf_event_open (CONFIG_PERF_EVENTS=n)");
+		snprintf(buf, len, "no perf_event_open in this kernel (CONFIG_PERF_EVENTS=n)");
 		return;
 	case EINVAL:
 		snprintf(buf, len, "invalid for this PMU (a modifier or field it does not take)");

@@ -333,7 +333,9 @@ enum itp_counter_id {
 	ITP_COUNTER_VOLUNTARY_SWITCHES = 6,   /* thread slept */
 	ITP_COUNTER_INVOLUNTARY_SWITCHES = 7, /* thread was preempted */
 	ITP_COUNTER_RUN_DELAY = 8,            /* ns runnable but waiting */
-	ITP_COUNTER_ID_MAX = 8,
+	ITP_COUNTER_EVENT = 9, /* an event of `record -e`: what it counts is its
+				  name (libpfm4 or sysfs syntax); since 1.1 */
+	ITP_COUNTER_ID_MAX = 9,
 };
 
 /* How a counter is read. */

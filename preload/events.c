@@ -1,0 +1,210 @@
+/*
+ * The events of `iterprof record -e` (hardware counters, sysfs PMU events,
+ * extra software events), read at every iteration begin and end next to the
+ * software set of counters.c.
+ *
+ * The launcher resolved the names (libpfm4, sysfs) into perf_event_attr
+ * fields and passes them in ITERPROF_EVENTS. Here, once per process, each is
+ * opened alone to find out whether it counts on this machine; what cannot
+ * be opened is described in the trace header with the diagnosis of why
+ * (iterprof/perf-diagnosis.h) and reads as "not available" in every
+ * iteration, never as 0. Without :u or :k, an event refused for kernel mode
+ * is retried user-only, as perf does.
+ *
+ * Per thread, the events that count are opened in groups of at most
+ * EVENT_GROUP_SIZE, each read with one PERF_FORMAT_GROUP read() carrying
+ * TOTAL_TIME_ENABLED/RUNNING: enabled once at open, never toggled. When the
+ * kernel multiplexes the groups (more events than counters), an iteration's
+ * delta is scaled by its enabled/running deltas and flagged; a group that did
+ * not run at all during the iteration gives "not counted". The kernel's read()
+ * returns 64-bit totals, so counter width and overflow are its business here.
+ */
+#include <errno.h>
+#include <linux/perf_event.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "iterprof/perf-diagnosis.h"
+#include "shim.h"
+
+static struct {
+	unsigned count;                    /* requested */
+	bool counts[SHIM_EVENTS_MAX];      /* opened in the probe */
+	bool exclude_kernel[SHIM_EVENTS_MAX]; /* after the user-mode fallback */
+	/* The countable events, in order, and which of the requested each is. */
+	unsigned open_count;
+	unsigned open_index[SHIM_EVENTS_MAX];
+} events_setup;
+
+struct event_group_read {
+	uint64_t nr;
+	uint64_t time_enabled;
+	uint64_t time_running;
+	struct {
+		uint64_t value;
+		uint64_t id;
+	} values[EVENT_GROUP_SIZE];
+};
+
+static int event_open(const struct shim_event *ev, bool exclude_kernel, int group_fd,
+		      bool is_probe)
+{
+	struct perf_event_attr attr;
+
+	if (unlikely(shim_config.inject_perf_errno)) {
+		errno = shim_config.inject_perf_errno;
+		return -1;
+	}
+	memset(&attr, 0, sizeof(attr));
+	attr.size = sizeof(attr);
+	attr.type = ev->type;
+	attr.config = ev->config;
+	attr.config1 = ev->config1;
+	attr.config2 = ev->config2;
+	attr.exclude_user = ev->exclude_user;
+	attr.exclude_kernel = exclude_kernel;
+	attr.read_format = PERF_FORMAT_GROUP | PERF_FORMAT_TOTAL_TIME_ENABLED |
+			   PERF_FORMAT_TOTAL_TIME_RUNNING | PERF_FORMAT_ID;
+	/* The probe only asks whether it opens: disabled, so that an event
+	 * with side effects when started never starts. */
+	attr.disabled = is_probe;
+	return (int)syscall(SYS_perf_event_open, &attr, 0, -1, group_fd, PERF_FLAG_FD_CLOEXEC);
+}
+
+unsigned events_value_count(void)
+{
+	return VALUE_COUNT + events_setup.count;
+}
+
+void events_probe(uint8_t *header)
+{
+	uint32_t count;
+
+	events_setup.count = shim_config.has_counters ? shim_config.event_count : 0;
+	events_setup.open_count = 0;
+	for (unsigned i = 0; i < events_setup.count; i++) {
+		const struct shim_event *ev = &shim_config.events[i];
+		uint8_t *d = header + ITP_OFF_COUNTERS + ITP_COUNTER_DESC_SIZE * (VALUE_COUNT + i);
+		bool exclude_kernel = ev->exclude_kernel;
+		int fd = event_open(ev, exclude_kernel, -1, true), err = fd < 0 ? errno : 0;
+		uint16_t id = ITP_COUNTER_EVENT, source = ITP_SOURCE_PERF;
+		uint32_t flags = 0;
+
+		if (fd < 0 && (err == EACCES || err == EPERM) && !ev->is_mode_given &&
+		    !exclude_kernel) {
+			exclude_kernel = true;
+			fd = event_open(ev, true, -1, true);
+			err = fd < 0 ? errno : 0;
+		}
+		memcpy(d + ITP_CD_OFF_ID, &id, 2);
+		memcpy(d + ITP_CD_OFF_SOURCE, &source, 2);
+		snprintf((char *)d + ITP_CD_OFF_NAME, ITP_CD_NAME_LEN, "%s", ev->name);
+		if (fd >= 0) {
+			close(fd);
+			flags = ITP_COUNTER_COUNTS | (exclude_kernel ? 0 : ITP_COUNTER_KERNEL);
+			events_setup.counts[i] = true;
+			events_setup.exclude_kernel[i] = exclude_kernel;
+			events_setup.open_index[events_setup.open_count++] = i;
+			if (exclude_kernel && !ev->exclude_kernel)
+				snprintf((char *)d + ITP_CD_OFF_WHY, ITP_CD_WHY_LEN,
+					 "user mode only: kernel mode not permitted "
+					 "(perf_event_paranoid)");
+		} else {
+			uint32_t e = (uint32_t)err;
+
+			events_setup.counts[i] = false;
+			memcpy(d + ITP_CD_OFF_ERROR, &e, 4);
+			itp_perf_diagnose(err, ev->type, exclude_kernel, (char *)d + ITP_CD_OFF_WHY,
+					  ITP_CD_WHY_LEN);
+		}
+		memcpy(d + ITP_CD_OFF_FLAGS, &flags, 4);
+	}
+	count = events_value_count();
+	memcpy(header + ITP_OFF_COUNTER_COUNT, &count, 4);
+}
+
+void events_open(struct thread_counters *tc)
+{
+	for (unsigned k = 0; k < SHIM_EVENTS_MAX; k++)
+		tc->event_fd[k] = -1;
+	for (unsigned k = 0; k < events_setup.open_count; k++) {
+		unsigned i = events_setup.open_index[k];
+		int leader = k % EVENT_GROUP_SIZE ? tc->event_fd[k - k % EVENT_GROUP_SIZE] : -1;
+
+		if (k % EVENT_GROUP_SIZE && leader < 0)
+			continue; /* its group has no leader: not counted */
+		tc->event_fd[k] = event_open(&shim_config.events[i], events_setup.exclude_kernel[i],
+					     leader, false);
+	}
+}
+
+void events_close(struct thread_counters *tc)
+{
+	for (int k = SHIM_EVENTS_MAX - 1; k >= 0; k--) {
+		if (tc->event_fd[k] >= 0)
+			close(tc->event_fd[k]);
+		tc->event_fd[k] = -1;
+	}
+}
+
+void events_read(const struct thread_counters *tc, struct counter_snapshot *s)
+{
+	for (unsigned g = 0; g * EVENT_GROUP_SIZE < events_setup.open_count; g++) {
+		unsigned first = g * EVENT_GROUP_SIZE, n = events_setup.open_count - first;
+		struct event_group_read buf;
+		ssize_t got;
+
+		if (n > EVENT_GROUP_SIZE)
+			n = EVENT_GROUP_SIZE;
+		s->is_event_valid[g] = false;
+		if (tc->event_fd[first] < 0)
+			continue;
+		got = read(tc->event_fd[first], &buf, sizeof(buf));
+		if (got < (ssize_t)(3 * sizeof(uint64_t)) || buf.nr > EVENT_GROUP_SIZE)
+			continue;
+		/* A member that failed to open in this thread is missing from
+		 * the group: values come in group order, so match them up. */
+		for (unsigned j = 0, v = 0; j < n; j++) {
+			if (tc->event_fd[first + j] < 0) {
+				s->event[first + j] = ITP_VALUE_UNAVAILABLE;
+				continue;
+			}
+			s->event[first + j] = v < buf.nr ? buf.values[v++].value
+							 : ITP_VALUE_UNAVAILABLE;
+		}
+		s->event_enabled[g] = buf.time_enabled;
+		s->event_running[g] = buf.time_running;
+		s->is_event_valid[g] = true;
+	}
+}
+
+unsigned events_delta(const struct counter_snapshot *begin, const struct counter_snapshot *end,
+		      uint64_t *values)
+{
+	unsigned flags = 0;
+
+	for (unsigned i = 0; i < events_setup.count; i++)
+		values[VALUE_COUNT + i] = ITP_VALUE_UNAVAILABLE;
+	for (unsigned k = 0; k < events_setup.open_count; k++) {
+		unsigned g = k / EVENT_GROUP_SIZE;
+		uint64_t enabled, running, d;
+
+		if (!begin->is_event_valid[g] || !end->is_event_valid[g] ||
+		    begin->event[k] == ITP_VALUE_UNAVAILABLE ||
+		    end->event[k] == ITP_VALUE_UNAVAILABLE)
+			continue;
+		enabled = end->event_enabled[g] - begin->event_enabled[g];
+		running = end->event_running[g] - begin->event_running[g];
+		d = end->event[k] - begin->event[k];
+		if (running < enabled) {
+			if (!running)
+				continue; /* never on a counter: not counted, not 0 */
+			d = (uint64_t)((unsigned __int128)d * enabled / running);
+			flags |= ITP_ITER_SCALED;
+		}
+		values[VALUE_COUNT + events_setup.open_index[k]] = d;
+	}
+	return flags;
+}
