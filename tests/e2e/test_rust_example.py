@@ -75,12 +75,15 @@ def training_step_regions(doc):
             and "bench_training_step" not in r["name"]]
 
 
-def criterion_time_ns(stdout):
-    """Criterion's point estimate of the time per call, in ns."""
-    m = re.search(r"training_step\s+time:\s+\[\S+ \S+ (\S+) (ns|µs|us|ms|s) ", stdout)
+def criterion_interval_ns(stdout):
+    """Criterion's estimate of the time per call, in ns: (low, point, high),
+    as it prints them ("time: [87.0 µs 108.7 µs 133.9 µs]")."""
+    unit = r"(ns|µs|us|ms|s)"
+    m = re.search(rf"training_step\s+time:\s+\[(\S+) {unit} (\S+) {unit} (\S+) {unit}\]",
+                  stdout)
     expect(m, f"no criterion estimate in:\n{stdout}")
-    scale = {"ns": 1, "µs": 1e3, "us": 1e3, "ms": 1e6, "s": 1e9}[m.group(2)]
-    return float(m.group(1)) * scale
+    scale = {"ns": 1, "µs": 1e3, "us": 1e3, "ms": 1e6, "s": 1e9}
+    return tuple(float(m.group(i)) * scale[m.group(i + 1)] for i in (1, 3, 5))
 
 
 def criterion_measured_calls(stdout):
@@ -170,11 +173,14 @@ def test_record_criterion_run():
            f"{region['iterations']} iterations recorded, criterion measured "
            f"~{measured:.0f} calls")
     # And iterprof's median call agrees with criterion's estimate: ~30 µs of
-    # work against tens of ns of interception.
-    estimate = criterion_time_ns(p.stdout)
+    # work against tens of ns of interception. Within a factor of 2 of
+    # criterion's interval, not of its point estimate: criterion's estimate
+    # is a mean slope, which a busy machine inflates, our median much less.
+    low, estimate, high = criterion_interval_ns(p.stdout)
     median = region["stats"]["median_ns"]
-    expect(0.5 <= median / estimate <= 2.0,
-           f"iterprof median {median:.0f} ns, criterion {estimate:.0f} ns")
+    expect(0.5 * low <= median <= 2.0 * high,
+           f"iterprof median {median:.0f} ns, criterion [{low:.0f} {estimate:.0f} "
+           f"{high:.0f}] ns")
     # The interception leaves the body's cost alone (issue 3's goal is
     # <= 30 ns per call against ~30 µs of work): the median call under -f
     # against the CPU time per call of the same body run without iterprof.
