@@ -172,14 +172,16 @@ def test_record_criterion_run():
     expect(region["iterations"] >= 0.99 * measured,
            f"{region['iterations']} iterations recorded, criterion measured "
            f"~{measured:.0f} calls")
-    # And iterprof's median call agrees with criterion's estimate: ~30 µs of
-    # work against tens of ns of interception. Within a factor of 2 of
-    # criterion's interval, not of its point estimate: criterion's estimate
-    # is a mean slope, which a busy machine inflates, our median much less.
+    # And iterprof's time per call agrees with criterion's estimate: ~30 µs
+    # of work against tens of ns of interception. Mean against mean:
+    # criterion's estimate is a slope over batches of calls, which a busy
+    # machine inflates as much as it inflates our mean (a CPU hog taking half
+    # the core doubles both), while most single calls - our median - run
+    # uninterrupted.
     low, estimate, high = criterion_interval_ns(p.stdout)
-    median = region["stats"]["median_ns"]
-    expect(0.5 * low <= median <= 2.0 * high,
-           f"iterprof median {median:.0f} ns, criterion [{low:.0f} {estimate:.0f} "
+    median, mean = region["stats"]["median_ns"], region["stats"]["mean_ns"]
+    expect(0.5 * low <= mean <= 2.0 * high,
+           f"iterprof mean {mean:.0f} ns, criterion [{low:.0f} {estimate:.0f} "
            f"{high:.0f}] ns")
     # The interception leaves the body's cost alone (issue 3's goal is
     # <= 30 ns per call against ~30 µs of work): the median call under -f
