@@ -113,11 +113,13 @@ void events_probe(uint8_t *header)
 					 "(perf_event_paranoid)");
 		} else {
 			uint32_t e = (uint32_t)err;
+			char why[256];
 
 			events_setup.counts[i] = false;
 			memcpy(d + ITP_CD_OFF_ERROR, &e, 4);
-			itp_perf_diagnose(err, ev->type, exclude_kernel, (char *)d + ITP_CD_OFF_WHY,
-					  ITP_CD_WHY_LEN);
+			itp_perf_diagnose(err, ev->type, exclude_kernel, why, sizeof(why));
+			/* The table holds ITP_CD_WHY_LEN - 1 bytes of it. */
+			memcpy(d + ITP_CD_OFF_WHY, why, strnlen(why, ITP_CD_WHY_LEN - 1));
 		}
 		memcpy(d + ITP_CD_OFF_FLAGS, &flags, 4);
 	}

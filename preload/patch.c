@@ -668,6 +668,7 @@ static unsigned search_module(struct module *m, bool is_live, unsigned *matched_
 				continue;
 			}
 #else
+			(void)threads;
 			snprintf(why, sizeof(why),
 				 "function patching is not supported on this architecture yet: "
 				 "use the marker API (iterprof/iterprof.h)");
