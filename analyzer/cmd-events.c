@@ -4,7 +4,7 @@
  * What this machine can count, found by trying: every event listed is
  * opened on this thread (and closed) the way `record -e` would open it, and
  * shown as countable or with the diagnosis of why not
- * (iterprof/perf-diagnosis.h). Grouped by PMU: perf's generic hardware and
+ * (iterprof/perf-events.h). Grouped by PMU: perf's generic hardware and
  * cache events and the software events (libpfm4's "perf" PMU), then every
  * PMU the kernel describes in sysfs with its named events, and with --all
  * every event of the CPU PMU libpfm4 detected, with libpfm4's descriptions.
@@ -21,7 +21,7 @@
 
 #include "cli.h"
 #include "events.h"
-#include "iterprof/perf-diagnosis.h"
+#include "iterprof/perf-events.h"
 
 static const char events_usage[] =
 	"usage: iterprof events [--all] [PATTERN]\n"

@@ -37,7 +37,7 @@
 #include "cli.h"
 #include "events.h"
 #include "exec-check.h"
-#include "iterprof/perf-diagnosis.h"
+#include "iterprof/perf-events.h"
 #include "recording.h"
 
 #define RECORD_DEFAULT_OUTPUT "iterprof.data"
@@ -113,6 +113,21 @@ static void record_usage(FILE *out)
 
 enum { OPTION_FORCE = 256, OPTION_NO_FOLLOW, OPTION_SCHED, OPTION_NO_COUNTERS };
 
+/* *@list = *@list + @sep + @item (just @item when empty). 0, or -1 after
+ * saying so when out of memory. */
+static int append_joined(char **list, const char *sep, const char *item)
+{
+	char *joined;
+
+	if (asprintf(&joined, "%s%s%s", *list ? *list : "", *list ? sep : "", item) < 0) {
+		cli_error("out of memory");
+		return -1;
+	}
+	free(*list);
+	*list = joined;
+	return 0;
+}
+
 /* Returns -1 when parsed, else the exit status to return now. */
 static int record_parse_options(int argc, char **argv,
 				struct record_options *options)
@@ -142,34 +157,18 @@ static int record_parse_options(int argc, char **argv,
 	optind = 0; /* glibc: reinitialise (main() may have parsed before) */
 	while ((c = getopt_long(argc, argv, "+:o:f:e:qvh", long_options, NULL)) != -1) {
 		switch (c) {
-		case 'f': {
-			char *joined;
-
+		case 'f':
 			if (!*optarg || strchr(optarg, '\n')) {
 				cli_error("-f '%s': not a function name or pattern", optarg);
 				return CLI_EXIT_BAD_INPUT;
 			}
-			if (asprintf(&joined, "%s%s%s", options->functions ? options->functions : "",
-				     options->functions ? "\n" : "", optarg) < 0) {
-				cli_error("out of memory");
+			if (append_joined(&options->functions, "\n", optarg))
 				return CLI_EXIT_FAILURE;
-			}
-			free(options->functions);
-			options->functions = joined;
 			break;
-		}
-		case 'e': {
-			char *joined;
-
-			if (asprintf(&joined, "%s%s%s", options->events ? options->events : "",
-				     options->events ? "," : "", optarg) < 0) {
-				cli_error("out of memory");
+		case 'e':
+			if (append_joined(&options->events, ",", optarg))
 				return CLI_EXIT_FAILURE;
-			}
-			free(options->events);
-			options->events = joined;
 			break;
-		}
 		case 'o':
 			if (!*optarg) {
 				cli_error("-o: empty path (name a directory to create)");

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "events.h"
+#include "iterprof/perf-events.h"
 
 #define SYSFS_PMUS "/sys/bus/event_source/devices"
 
@@ -264,22 +265,12 @@ int events_parse_list(const char *list, struct event_spec *out, size_t max, size
 
 static int open_attr(const struct event_spec *ev)
 {
-	struct perf_event_attr attr;
-	int fd;
-
-	memset(&attr, 0, sizeof(attr));
-	attr.size = sizeof(attr);
-	attr.type = ev->type;
-	attr.config = ev->config;
-	attr.config1 = ev->config1;
-	attr.config2 = ev->config2;
-	attr.exclude_user = ev->exclude_user;
-	attr.exclude_kernel = ev->exclude_kernel;
+	struct perf_event_attr attr = itp_perf_attr(ev->type, ev->config, ev->config1, ev->config2,
+						    ev->exclude_user, ev->exclude_kernel);
 	/* Opened disabled: the question is whether it can be opened, and
 	 * starting some events has side effects (power/energy-psys faults an
 	 * MSR read in some guests). */
-	attr.disabled = 1;
-	fd = (int)syscall(SYS_perf_event_open, &attr, 0, -1, -1, PERF_FLAG_FD_CLOEXEC);
+	int fd = itp_perf_open_self(&attr, -1, 1);
 	if (fd < 0)
 		return errno;
 	close(fd);

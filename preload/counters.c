@@ -32,6 +32,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "iterprof/perf-events.h"
 #include "shim.h"
 
 enum counters_mode {
@@ -68,37 +69,19 @@ static const struct {
 				   ITP_COUNTER_MIGRATIONS, VALUE_MIGRATIONS },
 };
 
-/* The group read layout for PERF_FORMAT_GROUP|TOTAL_TIME_*|ID. */
-struct group_read {
-	uint64_t nr;
-	uint64_t time_enabled;
-	uint64_t time_running;
-	struct {
-		uint64_t value;
-		uint64_t id;
-	} values[PERF_SLOT_COUNT];
-};
+typedef ITP_PERF_GROUP_READ(PERF_SLOT_COUNT) group_read;
 
 static int perf_open(uint32_t config, int group_fd, bool exclude_kernel)
 {
-	struct perf_event_attr attr;
+	struct perf_event_attr attr = itp_perf_attr(PERF_TYPE_SOFTWARE, config, 0, 0, 0,
+						    exclude_kernel);
 
 	if (unlikely(shim_config.inject_perf_errno)) {
 		errno = shim_config.inject_perf_errno;
 		return -1;
 	}
-	memset(&attr, 0, sizeof(attr));
-	attr.size = sizeof(attr);
-	attr.type = PERF_TYPE_SOFTWARE;
-	attr.config = config;
-	attr.read_format = PERF_FORMAT_GROUP | PERF_FORMAT_TOTAL_TIME_ENABLED |
-			   PERF_FORMAT_TOTAL_TIME_RUNNING | PERF_FORMAT_ID;
-	attr.exclude_kernel = exclude_kernel;
-	attr.exclude_hv = 1;
-	/* inherit=0: each thread counts only itself; inherited counters would
-	 * add children's totals into their creator. Enabled at open, never
-	 * toggled. */
-	return (int)syscall(SYS_perf_event_open, &attr, 0, -1, group_fd, PERF_FLAG_FD_CLOEXEC);
+	/* Enabled at open, never toggled. */
+	return itp_perf_open_self(&attr, group_fd, 0);
 }
 
 /* Open the five-event group. 0 or -errno; on failure nothing stays open. */
@@ -382,7 +365,7 @@ void counters_drop_inherited(struct thread_counters *tc)
 
 int counters_group_read(const struct thread_counters *tc, struct counter_snapshot *s)
 {
-	struct group_read buf;
+	group_read buf;
 	ssize_t n = read(tc->perf_fd[PERF_SLOT_MINOR_FAULTS], &buf, sizeof(buf));
 
 	if (n != (ssize_t)sizeof(buf) || buf.nr != PERF_SLOT_COUNT) {

@@ -7,7 +7,7 @@
  * fields and passes them in ITERPROF_EVENTS. Here, once per process, each is
  * opened alone to find out whether it counts on this machine; what cannot
  * be opened is described in the trace header with the diagnosis of why
- * (iterprof/perf-diagnosis.h) and reads as "not available" in every
+ * (iterprof/perf-events.h) and reads as "not available" in every
  * iteration, never as 0. Without :u or :k, an event refused for kernel mode
  * is retried user-only, as perf does.
  *
@@ -26,7 +26,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "iterprof/perf-diagnosis.h"
+#include "iterprof/perf-events.h"
 #include "shim.h"
 
 static struct {
@@ -38,39 +38,21 @@ static struct {
 	unsigned open_index[SHIM_EVENTS_MAX];
 } events_setup;
 
-struct event_group_read {
-	uint64_t nr;
-	uint64_t time_enabled;
-	uint64_t time_running;
-	struct {
-		uint64_t value;
-		uint64_t id;
-	} values[EVENT_GROUP_SIZE];
-};
+typedef ITP_PERF_GROUP_READ(EVENT_GROUP_SIZE) event_group_read;
 
 static int event_open(const struct shim_event *ev, bool exclude_kernel, int group_fd,
 		      bool is_probe)
 {
-	struct perf_event_attr attr;
+	struct perf_event_attr attr = itp_perf_attr(ev->type, ev->config, ev->config1, ev->config2,
+						    ev->exclude_user, exclude_kernel);
 
 	if (unlikely(shim_config.inject_perf_errno)) {
 		errno = shim_config.inject_perf_errno;
 		return -1;
 	}
-	memset(&attr, 0, sizeof(attr));
-	attr.size = sizeof(attr);
-	attr.type = ev->type;
-	attr.config = ev->config;
-	attr.config1 = ev->config1;
-	attr.config2 = ev->config2;
-	attr.exclude_user = ev->exclude_user;
-	attr.exclude_kernel = exclude_kernel;
-	attr.read_format = PERF_FORMAT_GROUP | PERF_FORMAT_TOTAL_TIME_ENABLED |
-			   PERF_FORMAT_TOTAL_TIME_RUNNING | PERF_FORMAT_ID;
 	/* The probe only asks whether it opens: disabled, so that an event
 	 * with side effects when started never starts. */
-	attr.disabled = is_probe;
-	return (int)syscall(SYS_perf_event_open, &attr, 0, -1, group_fd, PERF_FLAG_FD_CLOEXEC);
+	return itp_perf_open_self(&attr, group_fd, is_probe);
 }
 
 unsigned events_value_count(void)
@@ -155,7 +137,7 @@ void events_read(const struct thread_counters *tc, struct counter_snapshot *s)
 {
 	for (unsigned g = 0; g * EVENT_GROUP_SIZE < events_setup.open_count; g++) {
 		unsigned first = g * EVENT_GROUP_SIZE, n = events_setup.open_count - first;
-		struct event_group_read buf;
+		event_group_read buf;
 		ssize_t got;
 
 		if (n > EVENT_GROUP_SIZE)

@@ -1,16 +1,17 @@
 /*
- * Why a perf event cannot be opened here, in one line a user can act on.
- * Shared by the shim (which stores the reason in the trace header's counter
- * table) and the CLI (`iterprof events`, `iterprof record -e`); header-only,
- * no allocation, only open/read of small /proc and /sys files.
+ * What the shim and the CLI share about perf events: how an event is opened
+ * on the calling thread, and why it cannot be, in one line a user can act on
+ * (the shim stores the reason in the trace header's counter table; the CLI
+ * prints it in `iterprof events` and after `iterprof record -e`).
+ * Header-only, no allocation, only open/read of small /proc and /sys files.
  *
  * The errno of perf_event_open alone is ambiguous: ENOENT is both "no PMU at
  * all" (a VM without a virtual PMU: the kernel registers no "cpu" PMU) and
  * "this CPU's PMU has no such event"; EACCES is perf_event_paranoid, a
  * missing CAP_PERFMON, or seccomp. The machine's state tells them apart.
  */
-#ifndef ITERPROF_PERF_DIAGNOSIS_H
-#define ITERPROF_PERF_DIAGNOSIS_H
+#ifndef ITERPROF_PERF_EVENTS_H
+#define ITERPROF_PERF_EVENTS_H
 
 #include <errno.h>
 #include <fcntl.h>
@@ -23,7 +24,54 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+
+/* The layout of a PERF_FORMAT_GROUP | TOTAL_TIME_ENABLED | TOTAL_TIME_RUNNING
+ * | ID read of a group of at most @n events. */
+#define ITP_PERF_GROUP_READ(n)                                                    \
+	struct {                                                                  \
+		uint64_t nr;                                                      \
+		uint64_t time_enabled;                                            \
+		uint64_t time_running;                                            \
+		struct {                                                          \
+			uint64_t value;                                           \
+			uint64_t id;                                              \
+		} values[n];                                                      \
+	}
+
+/* An event's attributes as iterprof describes events everywhere. */
+static inline struct perf_event_attr itp_perf_attr(uint32_t type, uint64_t config,
+						   uint64_t config1, uint64_t config2,
+						   int exclude_user, int exclude_kernel)
+{
+	struct perf_event_attr attr;
+
+	memset(&attr, 0, sizeof(attr));
+	attr.type = type;
+	attr.config = config;
+	attr.config1 = config1;
+	attr.config2 = config2;
+	attr.exclude_user = exclude_user ? 1 : 0;
+	attr.exclude_kernel = exclude_kernel ? 1 : 0;
+	return attr;
+}
+
+/*
+ * perf_event_open on the calling thread, any CPU: the event of @attr with
+ * the fields every iterprof event shares filled in. inherit=0: a thread
+ * counts only itself (inherited counters would add children's totals into
+ * their creator). @is_disabled: opened but not started (a probe). Returns
+ * the fd, or -1 with errno.
+ */
+static inline int itp_perf_open_self(struct perf_event_attr *attr, int group_fd, int is_disabled)
+{
+	attr->size = sizeof(*attr);
+	attr->read_format = PERF_FORMAT_GROUP | PERF_FORMAT_TOTAL_TIME_ENABLED |
+			    PERF_FORMAT_TOTAL_TIME_RUNNING | PERF_FORMAT_ID;
+	attr->disabled = is_disabled ? 1 : 0;
+	return (int)syscall(SYS_perf_event_open, attr, 0, -1, group_fd, PERF_FLAG_FD_CLOEXEC);
+}
 
 /* Read a small file into @buf (NUL-terminated); bytes read or -1. */
 static inline int itp_diag_read(const char *path, char *buf, size_t size)
@@ -134,4 +182,4 @@ static inline void itp_perf_diagnose(int err, uint32_t type, int exclude_kernel,
 	snprintf(buf, len, "perf_event_open: %s", strerror(err));
 }
 
-#endif /* ITERPROF_PERF_DIAGNOSIS_H */
+#endif /* ITERPROF_PERF_EVENTS_H */
