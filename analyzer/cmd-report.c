@@ -220,7 +220,7 @@ static void text_iterations(FILE *out, const struct recording_process *p,
 	for (size_t i = 0; i < region->count; i++) {
 		/* start relative to the process start, signed: a clock
 		 * that went backwards must show as such */
-		int64_t start = (int64_t)(region->start_ns[i] - p->start_ns);
+		int64_t start = (int64_t)(region->start_ns[i] - p->header.start_ns);
 
 		fprintf(out, "      %8zu %12" PRId64 " %10s", i + 1, start,
 			stats_format_duration((double)region->duration_ns[i], buf, sizeof(buf)));
@@ -296,22 +296,22 @@ static void text_region(FILE *out, const struct recording_process *p,
 
 static void text_process(FILE *out, const struct recording_process *p)
 {
-	fprintf(out, "process %" PRIu32, p->pid);
-	if (p->exec_generation)
-		fprintf(out, " (exec %" PRIu32 ")", p->exec_generation);
+	fprintf(out, "process %" PRIu32, p->header.pid);
+	if (p->header.exec_generation)
+		fprintf(out, " (exec %" PRIu32 ")", p->header.exec_generation);
 	fputs(": ", out);
-	print_clean(out, p->cmdline[0] ? p->cmdline : "(no command line)");
+	print_clean(out, p->header.cmdline[0] ? p->header.cmdline : "(no command line)");
 	fputc('\n', out);
-	fprintf(out, "  file %s, parent %" PRIu32 "\n", p->file, p->ppid);
+	fprintf(out, "  file %s, parent %" PRIu32 "\n", p->file, p->header.ppid);
 	{
 		/* "<exe> on <host>, <kernel>, <cpu>", leaving out what the shim
 		 * could not find */
-		const char *machine[] = { p->host, p->kernel, p->cpu_model };
+		const char *machine[] = { p->header.host, p->header.kernel, p->header.cpu_model };
 		const char *sep = " on ";
 
-		if (p->exe[0] || p->host[0] || p->kernel[0] || p->cpu_model[0]) {
+		if (p->header.exe[0] || p->header.host[0] || p->header.kernel[0] || p->header.cpu_model[0]) {
 			fputs("  ", out);
-			print_clean(out, p->exe[0] ? p->exe : "(exe unknown)");
+			print_clean(out, p->header.exe[0] ? p->header.exe : "(exe unknown)");
 			for (unsigned i = 0; i < 3; i++) {
 				if (!machine[i][0])
 					continue;
@@ -322,16 +322,16 @@ static void text_process(FILE *out, const struct recording_process *p)
 			fputc('\n', out);
 		}
 	}
-	if (!p->has_footer && !p->is_ended_by_exec)
+	if (!p->header.has_footer && !p->is_ended_by_exec)
 		fprintf(out, "  %s\n", truncated_note);
-	if (p->is_cut)
+	if (p->header.is_cut)
 		fprintf(out, "  %s\n", cut_note);
 	if (p->is_ended_by_exec)
 		fputs("  (ended by exec: the program was replaced by another)\n", out);
-	if (p->has_footer && p->footer_iterations != p->iterations)
+	if (p->header.has_footer && p->header.footer_iterations != p->iterations)
 		fprintf(out, "  (the footer counts %" PRIu64 " iterations; the file holds %" PRIu64
 			     ")\n",
-			p->footer_iterations, p->iterations);
+			p->header.footer_iterations, p->iterations);
 	for (unsigned f = 0; f < p->function_count; f++) {
 		const struct recording_function *fn = &p->functions[f];
 
@@ -353,9 +353,9 @@ static void text_process(FILE *out, const struct recording_process *p)
 		}
 		fputc('\n', out);
 	}
-	if (p->counters_note[0]) {
+	if (p->header.counters_note[0]) {
 		fputs("  counters: ", out);
-		print_clean(out, p->counters_note);
+		print_clean(out, p->header.counters_note);
 		fputc('\n', out);
 	}
 	for (unsigned c = 0; c < p->counter_count; c++) {
@@ -512,40 +512,40 @@ static json_t *json_process(const struct recording_process *p)
 		json_decref(dropped);
 		return NULL;
 	}
-	snprintf(version, sizeof(version), "%u.%u", p->version_major, p->version_minor);
-	json_set(o, "pid", json_u64(p->pid));
-	json_set(o, "ppid", json_u64(p->ppid));
-	json_set(o, "exec_generation", json_u64(p->exec_generation));
+	snprintf(version, sizeof(version), "%u.%u", p->header.version_major, p->header.version_minor);
+	json_set(o, "pid", json_u64(p->header.pid));
+	json_set(o, "ppid", json_u64(p->header.ppid));
+	json_set(o, "exec_generation", json_u64(p->header.exec_generation));
 	json_set(o, "file", json_text(p->file));
 	json_set(o, "format_version", json_string(version));
-	json_set(o, "cmdline", json_text(p->cmdline));
-	json_set(o, "exe", json_text(p->exe));
-	json_set(o, "host", json_text(p->host));
-	json_set(o, "kernel", json_text(p->kernel));
-	json_set(o, "cpu_model", json_text(p->cpu_model));
-	json_set(o, "uid", json_u64(p->uid));
-	json_set(o, "clock_id", json_u64(p->clock_id));
-	json_set(o, "start_ns", json_u64(p->start_ns));
-	json_set(o, "start_realtime_ns", json_u64(p->start_realtime_ns));
-	json_set(o, "clock_read_cost_ns", json_u64(p->clock_read_cost_ns));
-	json_set(o, "time_source", json_string(p->time_source == ITP_TIME_TSC ? "tsc"
-					       : p->time_source == ITP_TIME_CLOCK ? "clock_gettime"
+	json_set(o, "cmdline", json_text(p->header.cmdline));
+	json_set(o, "exe", json_text(p->header.exe));
+	json_set(o, "host", json_text(p->header.host));
+	json_set(o, "kernel", json_text(p->header.kernel));
+	json_set(o, "cpu_model", json_text(p->header.cpu_model));
+	json_set(o, "uid", json_u64(p->header.uid));
+	json_set(o, "clock_id", json_u64(p->header.clock_id));
+	json_set(o, "start_ns", json_u64(p->header.start_ns));
+	json_set(o, "start_realtime_ns", json_u64(p->header.start_realtime_ns));
+	json_set(o, "clock_read_cost_ns", json_u64(p->header.clock_read_cost_ns));
+	json_set(o, "time_source", json_string(p->header.time_source == ITP_TIME_TSC ? "tsc"
+					       : p->header.time_source == ITP_TIME_CLOCK ? "clock_gettime"
 										   : "unknown"));
-	json_set(o, "tsc_hz", p->time_source == ITP_TIME_TSC ? json_u64(p->tsc_hz) : json_null());
-	json_set(o, "clean_exit", json_boolean(p->has_footer));
-	json_set(o, "end_reason", !p->has_footer		   ? json_null()
-				  : p->end_reason == ITP_END_EXIT ? json_string("exit")
+	json_set(o, "tsc_hz", p->header.time_source == ITP_TIME_TSC ? json_u64(p->header.tsc_hz) : json_null());
+	json_set(o, "clean_exit", json_boolean(p->header.has_footer));
+	json_set(o, "end_reason", !p->header.has_footer		   ? json_null()
+				  : p->header.end_reason == ITP_END_EXIT ? json_string("exit")
 				  : p->is_ended_by_exec		   ? json_string("exec")
 								   : json_string("unknown"));
-	json_set(o, "end_ns", p->has_footer ? json_u64(p->end_ns) : json_null());
+	json_set(o, "end_ns", p->header.has_footer ? json_u64(p->header.end_ns) : json_null());
 	json_set(o, "ended_by_exec", json_boolean(p->is_ended_by_exec));
 	json_set(o, "truncated", json_boolean(p->is_truncated));
 	json_set(o, "truncated_why",
 		 !p->is_truncated ? json_null()
-		 : p->is_cut	  ? json_string(cut_note)
+		 : p->header.is_cut	  ? json_string(cut_note)
 				  : json_string(truncated_note));
 	json_set(o, "iterations", json_u64(p->iterations));
-	json_set(o, "footer_iterations", p->has_footer ? json_u64(p->footer_iterations)
+	json_set(o, "footer_iterations", p->header.has_footer ? json_u64(p->header.footer_iterations)
 						       : json_null());
 	json_set(o, "dropped", json_u64(p->dropped));
 	for (unsigned r = 0; r <= ITP_DROP_REASON_MAX; r++)
@@ -553,7 +553,7 @@ static json_t *json_process(const struct recording_process *p)
 			json_set(dropped, drop_reason_keys[r], json_u64(p->dropped_by_reason[r]));
 	json_set(o, "dropped_by_reason", dropped);
 	json_set(o, "lost_records", json_u64(p->lost_records));
-	json_set(o, "counters_note", json_text_or_null(p->counters_note));
+	json_set(o, "counters_note", json_text_or_null(p->header.counters_note));
 	{
 		json_t *functions = json_array();
 
@@ -632,7 +632,7 @@ static json_t *json_per_iteration(const struct recording_process *p,
 		}
 		json_set(it, "index", json_u64(i + 1));
 		json_set(it, "start_ns", json_integer((json_int_t)(region->start_ns[i] -
-								 p->start_ns)));
+								 p->header.start_ns)));
 		json_set(it, "ns", json_u64(region->duration_ns[i]));
 		json_set(it, "scaled", json_boolean(region->flags[i] & ITP_ITER_SCALED));
 		for (unsigned c = 0; c < p->counter_count; c++) {
@@ -660,8 +660,8 @@ static json_t *json_region(const struct recording_process *p, const struct recor
 		json_decref(counters);
 		return NULL;
 	}
-	json_set(o, "pid", json_u64(p->pid));
-	json_set(o, "exec_generation", json_u64(p->exec_generation));
+	json_set(o, "pid", json_u64(p->header.pid));
+	json_set(o, "exec_generation", json_u64(p->header.exec_generation));
 	json_set(o, "tid", json_u64(t->tid));
 	json_set(o, "thread_name", json_text(t->name));
 	json_set(o, "name", json_text(region->name));

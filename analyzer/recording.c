@@ -273,25 +273,7 @@ static int load_process(struct recording_process *p, const struct trace_reader *
 	p->file = strdup(trace_reader_name(reader));
 	if (!p->file)
 		goto nomem;
-	p->pid = info->pid;
-	p->ppid = info->ppid;
-	p->exec_generation = info->exec_generation;
-	p->uid = info->uid;
-	p->clock_id = info->clock_id;
-	p->version_major = info->version_major;
-	p->version_minor = info->version_minor;
-	p->start_ns = info->start_ns;
-	p->start_realtime_ns = info->start_realtime_ns;
-	p->config_flags = info->config_flags;
-	p->clock_read_cost_ns = info->clock_read_cost_ns;
-	p->time_source = info->time_source;
-	p->tsc_hz = info->tsc_hz;
-	memcpy(p->host, info->host, sizeof(p->host));
-	memcpy(p->kernel, info->kernel, sizeof(p->kernel));
-	memcpy(p->cpu_model, info->cpu_model, sizeof(p->cpu_model));
-	memcpy(p->exe, info->exe, sizeof(p->exe));
-	memcpy(p->cmdline, info->cmdline, sizeof(p->cmdline));
-	memcpy(p->counters_note, info->counters_note, sizeof(p->counters_note));
+	p->header = *info;
 	p->counter_count = info->counter_count;
 	for (unsigned c = 0; c < info->counter_count; c++) {
 		const struct trace_counter *tc = &info->counters[c];
@@ -305,13 +287,7 @@ static int load_process(struct recording_process *p, const struct trace_reader *
 		rc->is_kernel = tc->flags & ITP_COUNTER_KERNEL;
 		snprintf(rc->why, sizeof(rc->why), "%s", tc->is_counting ? "" : tc->why);
 	}
-	p->has_footer = info->has_footer;
-	p->end_reason = info->end_reason;
-	p->is_cut = info->is_cut;
 	p->is_truncated = info->is_truncated;
-	p->end_ns = info->end_ns;
-	p->footer_iterations = info->footer_iterations;
-	p->footer_dropped = info->footer_dropped;
 
 	p->thread_count = trace_reader_thread_count(reader);
 	p->threads = calloc(p->thread_count ? p->thread_count : 1, sizeof(*p->threads));
@@ -328,9 +304,9 @@ static int load_process(struct recording_process *p, const struct trace_reader *
 	/* Drops are written as DROPPED records only when there is space for
 	 * them; on a full disk only the footer counts them. The footer is then
 	 * the total, and what no record explains has no known reason. */
-	if (p->has_footer && p->footer_dropped > p->dropped) {
-		p->dropped_by_reason[0] += p->footer_dropped - p->dropped;
-		p->dropped = p->footer_dropped;
+	if (p->header.has_footer && p->header.footer_dropped > p->dropped) {
+		p->dropped_by_reason[0] += p->header.footer_dropped - p->dropped;
+		p->dropped = p->header.footer_dropped;
 	}
 	return 0;
 
@@ -371,10 +347,10 @@ static int process_compare(const void *a, const void *b)
 {
 	const struct recording_process *x = a, *y = b;
 
-	if (x->pid != y->pid)
-		return x->pid < y->pid ? -1 : 1;
-	if (x->exec_generation != y->exec_generation)
-		return x->exec_generation < y->exec_generation ? -1 : 1;
+	if (x->header.pid != y->header.pid)
+		return x->header.pid < y->header.pid ? -1 : 1;
+	if (x->header.exec_generation != y->header.exec_generation)
+		return x->header.exec_generation < y->header.exec_generation ? -1 : 1;
 	return strcmp(x->file, y->file);
 }
 
@@ -431,13 +407,13 @@ static void recording_finish(struct recording *rec)
 	qsort(rec->processes, rec->process_count, sizeof(*rec->processes), process_compare);
 	for (unsigned i = 0; i < rec->process_count; i++) {
 		struct recording_process *p = &rec->processes[i];
-		bool has_later = i + 1 < rec->process_count && rec->processes[i + 1].pid == p->pid;
+		bool has_later = i + 1 < rec->process_count && rec->processes[i + 1].header.pid == p->header.pid;
 
 		/* An exec replaces the image without an exit, so its file has no
 		 * footer; the next image's file shows that is what happened. */
-		p->is_ended_by_exec = (p->has_footer && p->end_reason == ITP_END_EXEC) ||
-				      (!p->has_footer && has_later);
-		p->is_truncated = (!p->has_footer && !p->is_ended_by_exec) || p->is_cut;
+		p->is_ended_by_exec = (p->header.has_footer && p->header.end_reason == ITP_END_EXEC) ||
+				      (!p->header.has_footer && has_later);
+		p->is_truncated = (!p->header.has_footer && !p->is_ended_by_exec) || p->header.is_cut;
 	}
 }
 
@@ -557,11 +533,11 @@ int recording_summarize(const char *path, struct recording_summary *summary, cha
 					 used ? ", " : "", fn->name);
 			}
 		}
-		if (!summary->counters_note[0] && p->counters_note[0]) {
+		if (!summary->counters_note[0] && p->header.counters_note[0]) {
 			/* the summary's field is one byte shorter: cut the note */
-			size_t n = strnlen(p->counters_note, sizeof(summary->counters_note) - 1);
+			size_t n = strnlen(p->header.counters_note, sizeof(summary->counters_note) - 1);
 
-			memcpy(summary->counters_note, p->counters_note, n);
+			memcpy(summary->counters_note, p->header.counters_note, n);
 			summary->counters_note[n] = '\0';
 		}
 	}

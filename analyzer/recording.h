@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "iterprof/trace-format.h"
+#include "trace-reader.h"
 
 struct recording_summary {
 	unsigned processes;        /* trace files (process images) */
@@ -85,29 +86,17 @@ struct recording_thread {
 
 struct recording_process {
 	char *file;            /* path of the trace file */
-	uint32_t pid, ppid, exec_generation, uid, clock_id;
-	uint16_t version_major, version_minor;
-	uint64_t start_ns, start_realtime_ns, config_flags;
-	uint32_t clock_read_cost_ns;
-	uint32_t time_source;  /* ITP_TIME_* */
-	uint64_t tsc_hz;
-	char host[ITP_HOST_LEN + 1];
-	char kernel[ITP_KERNEL_LEN + 1];
-	char cpu_model[ITP_CPU_MODEL_LEN + 1];
-	char exe[ITP_EXE_LEN + 1];
-	char cmdline[ITP_CMDLINE_LEN + 1];
-	char counters_note[ITP_COUNTERS_NOTE_LEN + 1];
+	/* The file's header and footer as the reader decoded them (pid,
+	 * command line, machine, clock...). What the recording concludes from
+	 * the whole directory (ended by exec, truncated) is below. */
+	struct trace_file_info header;
 	unsigned counter_count;
 	struct recording_counter counters[ITP_MAX_COUNTERS];
 
-	bool has_footer;       /* the shim closed the file: exit, or exec */
-	uint32_t end_reason;   /* footer reason (ITP_END_*), 0 without footer */
-	bool is_cut;           /* the file ends inside a chunk */
 	bool is_ended_by_exec; /* footer says exec, or no footer but a later
 				  image of the pid exists */
-	bool is_truncated;     /* (!has_footer && !is_ended_by_exec) || is_cut */
-	uint64_t end_ns;       /* footer, 0 without */
-	uint64_t footer_iterations, footer_dropped;
+	bool is_truncated;     /* (!header.has_footer && !is_ended_by_exec) ||
+				  header.is_cut */
 
 	uint64_t iterations;   /* read from the file */
 	/* the threads' DROPPED records, or the footer's count if larger (on

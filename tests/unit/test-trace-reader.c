@@ -206,7 +206,7 @@ static void test_valid_order(void)
 		const struct recording_thread *a = &p->threads[0], *bt = &p->threads[1];
 
 		CHECK(rec_model->process_count == 1 && p->thread_count == 2, "shape");
-		CHECK(!p->is_truncated && p->has_footer, "not truncated");
+		CHECK(!p->is_truncated && p->header.has_footer, "not truncated");
 		CHECK(p->iterations == 9 && p->dropped == 3 && p->lost_records == 1,
 		      "iterations %llu dropped %llu lost %llu", (unsigned long long)p->iterations,
 		      (unsigned long long)p->dropped, (unsigned long long)p->lost_records);
@@ -568,9 +568,9 @@ static void test_files(void)
 	CHECK(err == 0, "dir: %s", why);
 	if (!err) {
 		CHECK(rec->process_count == 3, "3 processes: %u", rec->process_count);
-		CHECK(rec->processes[0].pid == 77 && rec->processes[1].pid == 4242 &&
-			      rec->processes[1].exec_generation == 0 &&
-			      rec->processes[2].exec_generation == 1,
+		CHECK(rec->processes[0].header.pid == 77 && rec->processes[1].header.pid == 4242 &&
+			      rec->processes[1].header.exec_generation == 0 &&
+			      rec->processes[2].header.exec_generation == 1,
 		      "order by pid then generation");
 		CHECK(rec->processes[1].is_ended_by_exec && !rec->processes[1].is_truncated,
 		      "image replaced by exec is not truncated");
