@@ -31,7 +31,6 @@
 
 static struct {
 	unsigned count;                    /* requested */
-	bool counts[SHIM_EVENTS_MAX];      /* opened in the probe */
 	bool exclude_kernel[SHIM_EVENTS_MAX]; /* after the user-mode fallback */
 	/* The countable events, in order, and which of the requested each is. */
 	unsigned open_count;
@@ -86,7 +85,6 @@ void events_probe(uint8_t *header)
 		if (fd >= 0) {
 			close(fd);
 			flags = ITP_COUNTER_COUNTS | (exclude_kernel ? 0 : ITP_COUNTER_KERNEL);
-			events_setup.counts[i] = true;
 			events_setup.exclude_kernel[i] = exclude_kernel;
 			events_setup.open_index[events_setup.open_count++] = i;
 			if (exclude_kernel && !ev->exclude_kernel)
@@ -97,7 +95,6 @@ void events_probe(uint8_t *header)
 			uint32_t e = (uint32_t)err;
 			char why[256];
 
-			events_setup.counts[i] = false;
 			memcpy(d + ITP_CD_OFF_ERROR, &e, 4);
 			itp_perf_diagnose(err, ev->type, exclude_kernel, why, sizeof(why));
 			/* The table holds ITP_CD_WHY_LEN - 1 bytes of it. */

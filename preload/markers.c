@@ -149,7 +149,6 @@ static struct thread_state *thread_setup(void)
 	}
 	ts->tid = (pid_t)syscall(SYS_gettid);
 	ts->generation = generation;
-	ts->is_clock_only = !shim_config.has_counters;
 	ts->fast_depth = 0;
 	ts->is_thread_emitted = false;
 	ts->is_counters_noted = false;
@@ -307,7 +306,7 @@ static void write_iteration(struct thread_state *ts, const struct open_iteration
 
 	if (unlikely(!emit_prerequisites(ts, o->region)))
 		goto dropped;
-	if (ts->is_clock_only && o == ts->stack && !ts->fast_depth) {
+	if (!shim_config.has_counters && o == ts->stack && !ts->fast_depth) {
 		if (!write_batch_entry(ts, o->region, o->start_ns, end_ns - o->start_ns))
 			goto dropped;
 		ts->iterations++;

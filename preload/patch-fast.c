@@ -45,7 +45,7 @@ uintptr_t patch_fast_entry(uint32_t index, uintptr_t *slot)
 			return patch_sites[index].resume;
 		return 0;
 	}
-	if (unlikely(!ts || !ts->is_clock_only || !shim_tsc.is_used || ts->depth ||
+	if (unlikely(!ts || shim_config.has_counters || !shim_tsc.is_used || ts->depth ||
 		     ts->generation != trace_writer_generation() ||
 		     __atomic_load_n(&shim_state, __ATOMIC_ACQUIRE) != SHIM_READY))
 		return 0;

@@ -172,9 +172,11 @@ static void fatal_shadow_mismatch(void)
 
 uintptr_t patch_on_exit(uintptr_t *slot)
 {
-	uint64_t end_ns = clock_now_ns();
 	struct shadow_stack *sh = &patch_shadow;
-	uint64_t end_tsc = sh->exit_tsc; /* patch_fast_exit ran just before */
+	/* patch_fast_exit ran just before and stamped the end: with the TSC as
+	 * the clock that stamp is the end, no second read needed. */
+	uint64_t end_tsc = sh->exit_tsc;
+	uint64_t end_ns = shim_tsc.is_used ? tsc_to_ns(end_tsc) : clock_now_ns();
 	struct shadow_entry e;
 	int saved_errno = errno;
 	int was_busy = sh->is_busy;

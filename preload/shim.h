@@ -146,16 +146,21 @@ static inline void tsc_interval_to_ns(uint64_t begin, uint64_t end, uint64_t *st
 	*duration_ns = end > begin ? (uint64_t)(((unsigned __int128)(end - begin) * mult) >> 32) : 0;
 }
 
+/* One TSC stamp in ns (the TSC must be in use). */
+static inline uint64_t tsc_to_ns(uint64_t tsc)
+{
+	uint64_t ns, unused;
+
+	tsc_interval_to_ns(tsc, tsc, &ns, &unused);
+	return ns;
+}
+
 static inline uint64_t clock_now_ns(void)
 {
 	struct timespec ts;
 
-	if (likely(shim_tsc.is_used)) {
-		uint64_t tsc = tsc_read(), ns, unused;
-
-		tsc_interval_to_ns(tsc, tsc, &ns, &unused);
-		return ns;
-	}
+	if (likely(shim_tsc.is_used))
+		return tsc_to_ns(tsc_read());
 	clock_gettime(SHIM_CLOCK_ID, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }

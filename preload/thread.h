@@ -41,7 +41,6 @@ struct thread_state {
 	uint32_t generation;      /* writer generation it was set up for */
 	bool is_thread_emitted;   /* THREAD record written in the current file */
 	bool is_counters_noted;
-	bool is_clock_only;       /* no counters to read: the fast path may run */
 	int counters_error;
 	struct thread_counters counters;
 	struct chunk_cursor cursor;
