@@ -50,6 +50,7 @@ struct record_options {
 	bool verbose;
 	const char *sched;    /* auto, always or off */
 	bool counters;        /* false with --no-counters: the clock only */
+	bool software;        /* false with --no-software: -e events only */
 	char *functions;      /* -f patterns joined by newlines, or NULL */
 	char *events;         /* -e lists joined by commas, or NULL */
 	char *events_env;     /* ITERPROF_EVENTS for the shim, or NULL */
@@ -96,6 +97,10 @@ static void record_usage(FILE *out)
 	      "                     context switch happened, if that counter works),\n"
 	      "                     always (every iteration) or off\n"
 	      "  --no-counters      record the clock only (measures the interception)\n"
+	      "  --no-software      with -e: count only those events, not the software\n"
+	      "                     set (no faults, switches, task-clock: the cheapest\n"
+	      "                     probe; no syscall per iteration when the hardware\n"
+	      "                     counters can be read in user space)\n"
 	      "  -q                 print nothing but errors\n"
 	      "  -v                 the shim prints its diagnostics on stderr\n"
 	      "  -h, --help         show this help\n"
@@ -111,7 +116,13 @@ static void record_usage(FILE *out)
 	      out);
 }
 
-enum { OPTION_FORCE = 256, OPTION_NO_FOLLOW, OPTION_SCHED, OPTION_NO_COUNTERS };
+enum {
+	OPTION_FORCE = 256,
+	OPTION_NO_FOLLOW,
+	OPTION_SCHED,
+	OPTION_NO_COUNTERS,
+	OPTION_NO_SOFTWARE,
+};
 
 /* *@list = *@list + @sep + @item (just @item when empty). 0, or -1 after
  * saying so when out of memory. */
@@ -140,6 +151,7 @@ static int record_parse_options(int argc, char **argv,
 		{ "no-follow", no_argument, NULL, OPTION_NO_FOLLOW },
 		{ "sched", required_argument, NULL, OPTION_SCHED },
 		{ "no-counters", no_argument, NULL, OPTION_NO_COUNTERS },
+		{ "no-software", no_argument, NULL, OPTION_NO_SOFTWARE },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -150,6 +162,7 @@ static int record_parse_options(int argc, char **argv,
 		.follow = true,
 		.sched = "auto",
 		.counters = true,
+		.software = true,
 	};
 	/* '+': stop at the first non-option, which starts COMMAND.
 	 * ':': report a missing argument as ':' so the error is ours. */
@@ -184,6 +197,9 @@ static int record_parse_options(int argc, char **argv,
 			break;
 		case OPTION_NO_COUNTERS:
 			options->counters = false;
+			break;
+		case OPTION_NO_SOFTWARE:
+			options->software = false;
 			break;
 		case OPTION_SCHED:
 			if (strcmp(optarg, "auto") && strcmp(optarg, "always") &&
@@ -227,6 +243,11 @@ static int record_parse_options(int argc, char **argv,
 		cli_error("-e and --no-counters: events are counters (leave out one of them)");
 		return CLI_EXIT_BAD_INPUT;
 	}
+	if (!options->software && !options->events) {
+		cli_error("--no-software without -e: nothing would be counted (add -e LIST, "
+			  "or use --no-counters for the clock only)");
+		return CLI_EXIT_BAD_INPUT;
+	}
 	return -1;
 }
 
@@ -267,6 +288,20 @@ static bool is_recorded_anyway(const struct event_spec *ev)
 	return false;
 }
 
+/* A PMU event of the CPU, which the shim may read in user space. */
+static bool is_hardware(const struct event_spec *ev)
+{
+	return ev->type == PERF_TYPE_HARDWARE || ev->type == PERF_TYPE_HW_CACHE ||
+	       ev->type == PERF_TYPE_RAW;
+}
+
+static bool getenv_is(const char *name, const char *value)
+{
+	const char *v = getenv(name);
+
+	return v && !strcmp(v, value);
+}
+
 /*
  * Decide the -e events (or the default hardware set) and say, once, what
  * cannot be counted and why. Sets options->events_env. Returns -1 to go on,
@@ -275,7 +310,7 @@ static bool is_recorded_anyway(const struct event_spec *ev)
 static int record_select_events(struct record_options *options)
 {
 	struct event_spec evs[EVENTS_MAX], chosen[EVENTS_MAX];
-	size_t count = 0, kept = 0;
+	size_t count = 0, kept = 0, hardware = 0;
 	char why[512];
 
 	if (!options->counters)
@@ -288,13 +323,21 @@ static int record_select_events(struct record_options *options)
 		for (size_t i = 0; i < count; i++) {
 			int err;
 
-			if (is_recorded_anyway(&evs[i]))
-				continue;
+			if (is_recorded_anyway(&evs[i])) {
+				if (options->software)
+					continue;
+				cli_error("-e %s with --no-software: %s is one of the software "
+					  "set (leave out --no-software to record it)",
+					  evs[i].name, evs[i].name);
+				return CLI_EXIT_BAD_INPUT;
+			}
 			err = events_try_open(&evs[i]);
 			if (err) {
 				itp_perf_diagnose(err, evs[i].type, evs[i].exclude_kernel, why,
 						  sizeof(why));
 				note_event(options, "%s: not counted here: %s", evs[i].name, why);
+			} else {
+				hardware += is_hardware(&evs[i]);
 			}
 			/* Kept either way: the trace says what was asked and why
 			 * it has no values. */
@@ -312,7 +355,7 @@ static int record_select_events(struct record_options *options)
 				continue;
 			err = events_try_open(&ev);
 			if (!err)
-				chosen[kept++] = ev;
+				chosen[kept++] = ev, hardware++;
 			else if (!first_err)
 				first_err = err, first_type = ev.type;
 		}
@@ -324,6 +367,10 @@ static int record_select_events(struct record_options *options)
 				   why);
 		}
 	}
+	if (hardware && !getenv_is("ITERPROF_PERF_READ", "syscall") &&
+	    events_user_read_allowed(why, sizeof(why)))
+		note_event(options, "hardware counters read with read() (a syscall per read): %s",
+			   why);
 	if (kept) {
 		options->events_env = events_to_env(chosen, kept);
 		if (!options->events_env) {
@@ -543,8 +590,9 @@ static int child_environment_set(const struct record_options *options,
 			      : unsetenv("ITERPROF_VERBOSE")) ||
 	    (options->functions ? setenv("ITERPROF_FUNCTIONS", options->functions, 1)
 				: unsetenv("ITERPROF_FUNCTIONS")) ||
-	    (options->counters ? unsetenv("ITERPROF_COUNTERS")
-			       : setenv("ITERPROF_COUNTERS", "off", 1)) ||
+	    (!options->counters   ? setenv("ITERPROF_COUNTERS", "off", 1)
+	     : !options->software ? setenv("ITERPROF_COUNTERS", "events", 1)
+				  : unsetenv("ITERPROF_COUNTERS")) ||
 	    (options->events_env ? setenv("ITERPROF_EVENTS", options->events_env, 1)
 				 : unsetenv("ITERPROF_EVENTS")))
 		err = -errno;

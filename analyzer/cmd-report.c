@@ -358,6 +358,19 @@ static void text_process(FILE *out, const struct recording_process *p)
 		print_clean(out, p->header.counters_note);
 		fputc('\n', out);
 	}
+	{
+		const char *sep = "  read in user space (no syscall): ";
+
+		for (unsigned c = 0; c < p->counter_count; c++) {
+			if (!p->counters[c].is_counting || !p->counters[c].is_user_read)
+				continue;
+			fputs(sep, out);
+			print_clean(out, p->counters[c].name);
+			sep = ", ";
+		}
+		if (sep[0] == ',')
+			fputc('\n', out);
+	}
 	for (unsigned c = 0; c < p->counter_count; c++) {
 		if (p->counters[c].is_counting)
 			continue;
@@ -586,6 +599,7 @@ static json_t *json_process(const struct recording_process *p)
 		json_set(jc, "source", json_u64(rc->source));
 		json_set(jc, "counts", json_boolean(rc->is_counting));
 		json_set(jc, "kernel", json_boolean(rc->is_kernel));
+		json_set(jc, "user_read", json_boolean(rc->is_user_read));
 		json_set(jc, "why", rc->is_counting ? json_null() : json_text(counter_why(rc)));
 		json_add(counters, jc);
 	}

@@ -285,6 +285,7 @@ static int load_process(struct recording_process *p, const struct trace_reader *
 		rc->error = tc->error;
 		rc->is_counting = tc->is_counting;
 		rc->is_kernel = tc->flags & ITP_COUNTER_KERNEL;
+		rc->is_user_read = tc->flags & ITP_COUNTER_USER_READ;
 		snprintf(rc->why, sizeof(rc->why), "%s", tc->is_counting ? "" : tc->why);
 	}
 	p->is_truncated = info->is_truncated;

@@ -54,6 +54,7 @@ struct recording_counter {
 	uint32_t error;   /* errno when it does not count */
 	bool is_counting; /* its values are data */
 	bool is_kernel;   /* includes kernel mode */
+	bool is_user_read; /* read in user space (mmap page + rdpmc/PMU registers) */
 	char why[81];     /* why it does not count ("" if it does) */
 };
 

@@ -4,11 +4,16 @@
  *   ITERPROF_FOLLOW   "0": do not record programs this one execs
  *   ITERPROF_SCHED    auto | always | off: rusage and schedstat reads
  *   ITERPROF_VERBOSE  "1": diagnostics on stderr
- *   ITERPROF_COUNTERS "off": record the clock only (no counters at all)
+ *   ITERPROF_COUNTERS "off": record the clock only (no counters at all);
+ *                     "events": only the -e events, no software set
  *   ITERPROF_FUNCTIONS  -f patterns, one per line
  *   ITERPROF_LAUNCHER_PID  the launcher: its direct children report what -f did
+ *   ITERPROF_PERF_READ  "syscall": read hardware counters with read() only,
+ *                       never in user space (the user sets it, to compare)
  * and, for the tests only (fault injection, as SQLite's test hooks):
  *   ITERPROF_INJECT_PERF_ERRNO  N: every perf_event_open fails with errno N
+ *   ITERPROF_TEST_NO_USER_TIME  "1": user-space reads act as if the kernel
+ *                       gave no cap_user_time (times not convertible)
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -18,6 +23,7 @@
 #include <unistd.h>
 
 #include "shim.h"
+#include "user-read.h"
 
 struct shim_config shim_config;
 
@@ -80,8 +86,17 @@ void config_load(void)
 		const char *counters = getenv("ITERPROF_COUNTERS");
 
 		shim_config.has_counters = !(counters && !strcmp(counters, "off"));
+		shim_config.has_software = shim_config.has_counters &&
+					   !(counters && !strcmp(counters, "events"));
 	}
 	load_events(getenv("ITERPROF_EVENTS"));
+	{
+		const char *read_mode = getenv("ITERPROF_PERF_READ");
+		const char *no_time = getenv("ITERPROF_TEST_NO_USER_TIME");
+
+		shim_config.is_syscall_read = read_mode && !strcmp(read_mode, "syscall");
+		user_read_no_user_time = no_time && !strcmp(no_time, "1");
+	}
 	shim_config.inject_perf_errno = 0;
 	{
 		const char *inject = getenv("ITERPROF_INJECT_PERF_ERRNO");

@@ -39,7 +39,7 @@ enum counters_mode {
 	MODE_PERF_KERNEL, /* perf, exclude_kernel=0: all five events count */
 	MODE_PERF_USER,   /* perf, exclude_kernel=1: switches/migrations do not */
 	MODE_NO_PERF,     /* no perf_event_open: cputime clock + getrusage */
-	MODE_OFF,         /* --no-counters: the clock only */
+	MODE_OFF,         /* --no-counters, --no-software: no software set */
 };
 
 static struct {
@@ -167,8 +167,9 @@ static uint64_t measure_task_clock_bias(struct thread_counters *tc)
 	return excess[ROUNDS / 2];
 }
 
-/* --no-counters: every counter is described as disabled, none is read. */
-static void probe_off(uint8_t *header)
+/* --no-counters, --no-software: every software counter is described as
+ * disabled, none is read. */
+static void probe_off(uint8_t *header, const char *why)
 {
 	static const struct {
 		uint16_t id;
@@ -190,8 +191,7 @@ static void probe_off(uint8_t *header)
 	counters_setup.mode = MODE_OFF;
 	counters_setup.read_rusage = counters_setup.read_schedstat = false;
 	for (unsigned i = 0; i < VALUE_COUNT; i++)
-		describe(header, i, all[i].id, ITP_SOURCE_PERF, 0, 0, all[i].name,
-			 "disabled (--no-counters)");
+		describe(header, i, all[i].id, ITP_SOURCE_PERF, 0, 0, all[i].name, why);
 	memcpy(header + ITP_OFF_COUNTER_COUNT, &count, 4);
 }
 
@@ -201,7 +201,12 @@ void counters_probe(uint8_t *header)
 	int err;
 
 	if (!shim_config.has_counters) {
-		probe_off(header);
+		probe_off(header, "disabled (--no-counters)");
+		return;
+	}
+	if (!shim_config.has_software) {
+		probe_off(header, "disabled (--no-software)");
+		events_probe(header);
 		return;
 	}
 	err = perf_group_open(fds, false);
@@ -360,6 +365,7 @@ void counters_drop_inherited(struct thread_counters *tc)
 {
 	/* Only close: never read or ioctl an inherited perf fd, which would act
 	 * on (or measure) the parent's thread. */
+	events_forget_pages(tc);
 	counters_close(tc);
 }
 
@@ -501,6 +507,8 @@ unsigned counters_delta(const struct thread_counters *tc, const struct counter_s
 	if (!begin->is_valid || !end->is_valid) {
 		for (i = 0; i < VALUE_COUNT; i++)
 			values[i] = ITP_VALUE_UNAVAILABLE;
+		if (counters_setup.mode == MODE_OFF)
+			return flags; /* none asked for: nothing missing */
 		return flags | (tc->has_perf || counters_setup.mode == MODE_NO_PERF
 			       ? ITP_ITER_READ_FAILED
 			       : ITP_ITER_COUNTERS_MISSING);

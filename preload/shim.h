@@ -25,6 +25,8 @@
 #include "iterprof/trace-codec.h"
 #include "iterprof/trace-format.h"
 
+struct perf_event_mmap_page;
+
 #define SHIM_HIDDEN __attribute__((visibility("hidden")))
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
@@ -60,7 +62,9 @@ struct shim_config {
 	bool is_verbose;      /* ITERPROF_VERBOSE=1: diagnostics on stderr */
 	enum sched_policy sched;
 	bool has_counters;    /* ITERPROF_COUNTERS != "off": clock only when off */
+	bool has_software;    /* ... and != "events": the software set too */
 	int inject_perf_errno; /* tests: perf_event_open fails with this errno */
+	bool is_syscall_read;  /* ITERPROF_PERF_READ=syscall: never in user space */
 	char functions[16384]; /* -f patterns, newline-separated ("" = none) */
 	int launcher_pid;      /* iterprof record's pid: its children report -f */
 	unsigned event_count;  /* -e events besides the software set */
@@ -220,12 +224,18 @@ struct counter_snapshot {
 	uint64_t event[SHIM_EVENTS_MAX];
 	uint64_t event_enabled[EVENT_GROUPS_MAX], event_running[EVENT_GROUPS_MAX];
 	bool is_event_valid[EVENT_GROUPS_MAX];
+	/* false: enabled/running are only known equal (user-read.h) */
+	bool is_event_time_exact[EVENT_GROUPS_MAX];
 };
 
 struct thread_counters {
 	int perf_fd[PERF_SLOT_COUNT]; /* -1 when not open */
 	int schedstat_fd;             /* -1 when not open */
 	int event_fd[SHIM_EVENTS_MAX]; /* -e events; -1 when not open */
+	/* Their mmap pages, for reads in user space (user-read.h); a group is
+	 * read there when all its members have one, else with read(). */
+	const struct perf_event_mmap_page *event_page[SHIM_EVENTS_MAX];
+	bool is_group_user_read[EVENT_GROUPS_MAX];
 	bool has_perf;
 	/* Last rusage/schedstat reading and the context-switch count it was
 	 * taken at, for SCHED_READ_AUTO. */
@@ -262,6 +272,8 @@ unsigned events_value_count(void);
 /* Open / close this thread's -e groups (fds in @tc). */
 void events_open(struct thread_counters *tc);
 void events_close(struct thread_counters *tc);
+/* After fork, in the child: forget the mmap pages (not inherited). */
+void events_forget_pages(struct thread_counters *tc);
 /* Read the groups into @s. */
 void events_read(const struct thread_counters *tc, struct counter_snapshot *s);
 /* Deltas into values[VALUE_COUNT...]: scaled when a group ran part of the

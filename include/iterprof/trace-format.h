@@ -177,7 +177,8 @@
 #define ITP_MAGIC "ITERPROF"
 #define ITP_MAGIC_LEN 8
 #define ITP_VERSION_MAJOR 1
-#define ITP_VERSION_MINOR 1 /* 1.1: time_source, tsc_hz, ITERATION_BATCH */
+#define ITP_VERSION_MINOR 2 /* 1.1: time_source, tsc_hz, ITERATION_BATCH;
+			       1.2: ITP_COUNTER_USER_READ */
 #define ITP_HEADER_SIZE 4096u
 #define ITP_ENDIAN_TAG 0x01020304u
 #define ITP_CHUNK_MAGIC 0x43505449u /* "ITPC" */
@@ -349,6 +350,9 @@ enum itp_counter_source {
 
 #define ITP_COUNTER_COUNTS (1u << 0)  /* really counts on this machine */
 #define ITP_COUNTER_KERNEL (1u << 1)  /* includes kernel mode (exclude_kernel=0) */
+#define ITP_COUNTER_USER_READ (1u << 2) /* read in user space (mmap page + rdpmc
+					   or the PMU registers), read() when not
+					   possible at a given moment; since 1.2 */
 
 /* Iteration flags. */
 #define ITP_ITER_COUNTERS_MISSING (1u << 0) /* no counters for this thread */
