@@ -78,6 +78,8 @@ enum { PASS = 0, FAIL = 1, SKIP = 2 };
 
 static int verbose, unit_tests = 1;
 
+static void cat(const char *path);
+
 struct check_ctx {
 	char why[512];
 };
@@ -373,6 +375,19 @@ static const char *report_counter_member(const struct report *rep, const char *c
 	return buf;
 }
 
+/* The total over all iterations of counter `counter` in region `region`, or
+ * -1. */
+static double report_region_counter_total(const struct report *rep, const char *region,
+					  const char *counter)
+{
+	const char *r, *end, *c, *v;
+
+	if (!report_region(rep, region, &r, &end) || !(c = json_member(r, end, counter)) ||
+	    !(v = json_member(c, end, "total")))
+		return -1;
+	return (*v >= '0' && *v <= '9') ? strtod(v, NULL) : -1;
+}
+
 /* ---- the checks --------------------------------------------------------- */
 
 /* Exactly 2 instructions per iteration (subs, b.ne). */
@@ -652,6 +667,422 @@ static int check_iterprof_events(struct check_ctx *c)
 	return v;
 }
 
+/* ---- user-space counter reads (issue 4) ---------------------------------- */
+
+/*
+ * Run `rec_argv` (an `iterprof record ... -o DIR -- ...` command line) with
+ * the environment variable assignment @env ("NAME=VALUE", or NULL) added,
+ * then `iterprof report --format json DIR`; the report is left in *json (to
+ * free) and parsed into @rep.
+ */
+static int record_then_report(struct check_ctx *c, const char *env, char *const rec_argv[],
+			      const char *dir, char **json, struct report *rep)
+{
+	char *rep_argv[] = { ITERPROF, "report", "--format", "json", (char *)dir, NULL };
+	char name[64] = "";
+	struct run r;
+	int v = PASS;
+
+	*json = NULL;
+	if (env) {
+		const char *eq = strchr(env, '=');
+
+		snprintf(name, sizeof(name), "%.*s", (int)(eq - env), env);
+		setenv(name, eq + 1, 1);
+		printf("  (with %s)\n", env);
+	}
+	run_command(&r, 1, rec_argv);
+	if (env)
+		unsetenv(name);
+	if (!exited_ok(&r))
+		v = fail(c, "iterprof record: %s", status_text(&r));
+	run_free(&r);
+	if (v != PASS)
+		return v;
+	run_command(&r, 0, rep_argv);
+	if (!exited_ok(&r) || !report_parse(rep, r.out.data)) {
+		v = fail(c, "iterprof report: %s", status_text(&r));
+	} else {
+		*json = r.out.data;
+		r.out.data = NULL;
+		report_parse(rep, *json);
+	}
+	run_free(&r);
+	return v;
+}
+
+/* Whether counter `counter` counts and, as wanted, is read in user space. */
+static int expect_counter(struct check_ctx *c, const struct report *rep, const char *counter,
+			  int want_user_read)
+{
+	char counts[32], user[32];
+
+	if (!report_counter_member(rep, counter, "counts", counts, sizeof(counts)) ||
+	    strcmp(counts, "true"))
+		return fail(c, "counter %s does not count", counter);
+	if (!report_counter_member(rep, counter, "user_read", user, sizeof(user)))
+		return fail(c, "counter %s: no \"user_read\" in the report", counter);
+	printf("  report: counter %s: counts, user_read %s\n", counter, user);
+	if ((strcmp(user, "true") == 0) != (want_user_read != 0))
+		return fail(c, "counter %s: \"user_read\": %s, expected %s", counter, user,
+			    want_user_read ? "true" : "false");
+	return PASS;
+}
+
+static int check_user_access_on(struct check_ctx *c)
+{
+	const char *path = "/proc/sys/kernel/perf_user_access";
+	int fd = open(path, O_WRONLY);
+
+	if (fd < 0 || write(fd, "1\n", 2) != 2) {
+		int err = errno;
+
+		if (fd >= 0)
+			close(fd);
+		return fail(c, "%s: %s (kernel without arm64 user-space PMU access?)", path,
+			    strerror(err));
+	}
+	close(fd);
+	cat(path);
+	return PASS;
+}
+
+/* The known-loop medians (loop-0, loop-1000, loop-5000) of one path. */
+static double user_medians[3], syscall_medians[3];
+
+static int known_loop_medians(struct check_ctx *c, const char *env, const char *dir,
+			      int want_user_read, double m[3])
+{
+	const char *counter = "instructions:u";
+	const char *regions[3] = { "loop-0", "loop-1000", "loop-5000" };
+	char *rec_argv[] = { ITERPROF, "record", "-e", (char *)counter, "-o", (char *)dir, "--",
+			     "/bin/known-loop", "20", NULL };
+	const double expected = 2.0 * (5000 - 1000);
+	struct report rep;
+	char *json;
+	int v = record_then_report(c, env, rec_argv, dir, &json, &rep);
+
+	if (v == PASS)
+		v = expect_counter(c, &rep, counter, want_user_read);
+	for (int i = 0; v == PASS && i < 3; i++) {
+		m[i] = report_region_counter_median(&rep, regions[i], counter);
+		if (m[i] < 0)
+			v = fail(c, "no %s median for region %s", counter, regions[i]);
+	}
+	if (v == PASS) {
+		printf("  %s medians: loop-0 %.1f, loop-1000 %.1f, loop-5000 %.1f\n", counter, m[0],
+		       m[1], m[2]);
+		if (m[2] - m[1] != expected)
+			v = fail(c, "loop-5000 - loop-1000 = %.1f instructions, expected exactly %.0f",
+				 m[2] - m[1], expected);
+	}
+	free(json);
+	return v;
+}
+
+/* With perf_user_access=1 the shim reads instructions:u in user space; the
+ * counts are exact. */
+static int check_record_user_read(struct check_ctx *c)
+{
+	return known_loop_medians(c, NULL, "/tmp/rec-user", 1, user_medians);
+}
+
+/* The same recording with read() (ITERPROF_PERF_READ=syscall): every
+ * region's median differs from the user-space path's by one constant, the
+ * difference between the two probes' own instructions inside the measured
+ * window; the loops themselves are counted the same. */
+static int check_user_read_equals_syscall(struct check_ctx *c)
+{
+	int v = known_loop_medians(c, "ITERPROF_PERF_READ=syscall", "/tmp/rec-syscall", 0,
+				   syscall_medians);
+	double d[3];
+
+	if (v != PASS)
+		return v;
+	if (user_medians[0] <= 0)
+		return skip(c, "no user-space medians (record-user-read failed)");
+	for (int i = 0; i < 3; i++)
+		d[i] = syscall_medians[i] - user_medians[i];
+	printf("  read() path - user-space path, per region: %.1f %.1f %.1f instructions (the "
+	       "probes' own, inside the window)\n",
+	       d[0], d[1], d[2]);
+	if (d[0] != d[1] || d[1] != d[2])
+		return fail(c, "the paths disagree by different amounts per region: %.1f %.1f %.1f",
+			    d[0], d[1], d[2]);
+	return PASS;
+}
+
+/* A thread that changes CPU between begin and end (sched_setaffinity in the
+ * middle of the iteration) is counted exactly as one that stays: same user
+ * instructions in "stay" and "migrate"; cpu-migrations shows the move. */
+static int check_record_migrate(struct check_ctx *c)
+{
+	const char *counter = "instructions:u", *dir = "/tmp/rec-migrate";
+	char *rec_argv[] = { ITERPROF, "record", "-e", (char *)counter, "-o", (char *)dir, "--",
+			     "/bin/known-loop", "10", "migrate", NULL };
+	struct report rep;
+	char *json;
+	int v;
+
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		return skip(c, "one CPU (scripts/test-arm64 boots with -smp 2)");
+	v = record_then_report(c, NULL, rec_argv, dir, &json, &rep);
+	if (v == PASS)
+		v = expect_counter(c, &rep, counter, 1);
+	if (v == PASS) {
+		double stay = report_region_counter_median(&rep, "stay", counter);
+		double moved = report_region_counter_median(&rep, "migrate", counter);
+		double stay_total = report_region_counter_total(&rep, "stay", counter);
+		double moved_total = report_region_counter_total(&rep, "migrate", counter);
+		double mig_stay = report_region_counter_median(&rep, "stay", "cpu-migrations");
+		double mig = report_region_counter_median(&rep, "migrate", "cpu-migrations");
+
+		printf("  %s: stay median %.1f total %.0f, migrate median %.1f total %.0f; "
+		       "cpu-migrations medians %.1f, %.1f\n",
+		       counter, stay, stay_total, moved, moved_total, mig_stay, mig);
+		/* Medians: the first iteration of the first region also pays
+		 * one-time costs (the region's first use). */
+		if (stay <= 10000 || moved != stay)
+			v = fail(c, "the migrating iterations count %.1f, those that stay %.1f "
+				    "(medians): expected equal, > 10000",
+				 moved, stay);
+		else if (mig < 1 || mig_stay != 0)
+			v = fail(c, "cpu-migrations medians %.1f (migrate), %.1f (stay): the "
+				    "thread did not move as planned",
+				 mig, mig_stay);
+	}
+	free(json);
+	return v;
+}
+
+/*
+ * 32-bit counters (arm64 events without the "long" bit) overflow every 2^31
+ * counts, when the kernel re-bases the page's offset: 3 iterations of 2 *
+ * 4e8 user instructions (2.4e9 counted, past 2^31) must each count loop-1000's
+ * median (from record-user-read) + 2 * (4e8 - 1000), within
+ * OVERFLOW_TOLERANCE: over 0.8 s, with timer interrupts and the second CPU
+ * preempting, QEMU's emulated counter itself drifts by up to ~0.04 % (a raw
+ * perf_event_open read around the same loop in this guest counted 800 296 044
+ * and 800 094 631), while a wrap mishandled would be off by 2^31 or 2^32.
+ */
+#define OVERFLOW_TOLERANCE 0.001
+static int check_record_overflow(struct check_ctx *c)
+{
+	const char *counter = "instructions:u", *dir = "/tmp/rec-overflow";
+	const unsigned long n = 400000000;
+	char *rec_argv[] = { ITERPROF, "record", "-e", (char *)counter, "-o", (char *)dir, "--",
+			     "/bin/known-loop", "3", "big", "400000000", NULL };
+	struct report rep;
+	char *json;
+	int v;
+
+	if (user_medians[1] <= 0)
+		return skip(c, "no loop-1000 median (record-user-read failed)");
+	v = record_then_report(c, NULL, rec_argv, dir, &json, &rep);
+	if (v == PASS)
+		v = expect_counter(c, &rep, counter, 1);
+	if (v == PASS) {
+		double expected = user_medians[1] + 2.0 * (double)(n - 1000);
+		double m = report_region_counter_median(&rep, "loop-big", counter);
+		double total = report_region_counter_total(&rep, "loop-big", counter);
+		double slack = expected * OVERFLOW_TOLERANCE;
+
+		printf("  loop-big: median %.0f, total %.0f; expected %.0f each (3 iterations, "
+		       "+-%.0f), 2^31 = %.0f\n",
+		       m, total, expected, slack, 2147483648.0);
+		if (m < expected || m > expected + slack || total < 3 * expected ||
+		    total > 3 * (expected + slack))
+			v = fail(c, "loop-big counted median %.0f, total %.0f: expected %.0f each "
+				    "(+%.0f)",
+				 m, total, expected, slack);
+	}
+	free(json);
+	return v;
+}
+
+/*
+ * More events than counters: 7 spellings of user-mode instructions and
+ * cycles:u, in two groups of 4 (the first needs 4 event counters, the
+ * second 3 and the cycle counter: 7 > the 6 of QEMU's PMU), so the kernel
+ * rotates the groups and every iteration's values are scaled. With 6
+ * iterations of 2 * 2.5e7 instructions (50 ms of guest time, about 12
+ * rotations at the default 4 ms), every scaled instructions value must be
+ * within MULTIPLEX_TOLERANCE of the exact count.
+ */
+#define MULTIPLEX_TOLERANCE 0.02
+static int multiplex_run(struct check_ctx *c, const char *env, const char *dir,
+			 int want_user_read)
+{
+	static const char *const events[] = {
+		"instructions:u",
+		"armv8_pmuv3/inst_retired/:u",
+		"armv8_pmuv3/event=0x08/:u",
+		"armv8_pmuv3/event=8/:u",
+		"cycles:u",
+		"perf::instructions:u",
+		"armv8_pmuv3/event=0x8/:u",
+		"armv8_pmuv3/event=0x0008/:u",
+	};
+	const unsigned long n = 25000000;
+	char list[512] = "";
+	char *rec_argv[] = { ITERPROF, "record", "-e", list, "-o", (char *)dir, "--",
+			     "/bin/known-loop", "6", "big", "25000000", NULL };
+	struct report rep;
+	char *json;
+	int v;
+
+	for (size_t i = 0; i < sizeof(events) / sizeof(events[0]); i++)
+		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? "," : "",
+			 events[i]);
+	v = record_then_report(c, env, rec_argv, dir, &json, &rep);
+	if (v != PASS)
+		return v;
+	long long scaled = report_region_int(&rep, "loop-big", "scaled_iterations");
+	printf("  loop-big: %lld of 6 iterations scaled\n", scaled);
+	if (scaled < 1)
+		v = fail(c, "no iteration was scaled: the events did not multiplex");
+	for (size_t i = 0; v == PASS && i < sizeof(events) / sizeof(events[0]); i++) {
+		const double exact = 2.0 * (double)n;
+		double m;
+
+		if (!strcmp(events[i], "cycles:u"))
+			continue; /* cycles are not a timing model here */
+		v = expect_counter(c, &rep, events[i], want_user_read);
+		if (v != PASS)
+			break;
+		m = report_region_counter_median(&rep, "loop-big", events[i]);
+		printf("  %-36s median %.0f (%+.3f %% of %.0f)\n", events[i], m,
+		       100.0 * (m - exact) / exact, exact);
+		if (m < exact * (1 - MULTIPLEX_TOLERANCE) || m > exact * (1 + MULTIPLEX_TOLERANCE))
+			v = fail(c, "%s: scaled median %.0f, more than %.0f %% from %.0f", events[i],
+				 m, 100 * MULTIPLEX_TOLERANCE, exact);
+	}
+	free(json);
+	return v;
+}
+
+static int check_record_multiplex(struct check_ctx *c)
+{
+	return multiplex_run(c, NULL, "/tmp/rec-mux", 1);
+}
+
+static int check_record_multiplex_syscall(struct check_ctx *c)
+{
+	return multiplex_run(c, "ITERPROF_PERF_READ=syscall", "/tmp/rec-mux-syscall", 0);
+}
+
+/*
+ * The probe's own cost, exactly: known-loop's "probe" mode counts its own
+ * user-mode and all instructions around 2000 empty iterations; run without
+ * the shim, with --no-counters (the clock only), with 4 hardware counters
+ * and nothing else (--no-software) read in user space, the same read with
+ * read(), and 4 hardware counters with the software set. The differences to
+ * the run without the shim are the probe's begin + end.
+ */
+/* The issue's goal for the hardware fast path is 150 instructions (begin +
+ * end, 4 counters); measured today: 227 (doc/events.md says where they go).
+ * PROBE_LIMIT guards against regressions until the goal is reached. */
+#define PROBE_GOAL 150
+#define PROBE_LIMIT 240
+static int probe_run(struct check_ctx *c, const char *env, const char *o1, const char *o2,
+		     const char *o3, double *user, double *all)
+{
+	char *argv[16];
+	struct run r;
+	int n = 0, v = PASS;
+	const char *line;
+
+	if (o1) {
+		argv[n++] = ITERPROF;
+		argv[n++] = "record";
+		argv[n++] = "-q";
+		argv[n++] = "--force";
+		argv[n++] = "-o";
+		argv[n++] = "/tmp/rec-probe";
+		argv[n++] = (char *)o1;
+		if (o2)
+			argv[n++] = (char *)o2;
+		if (o3)
+			argv[n++] = (char *)o3;
+		argv[n++] = "--";
+	}
+	argv[n++] = "/bin/known-loop";
+	argv[n++] = "2000";
+	argv[n++] = "probe";
+	argv[n] = NULL;
+	if (env)
+		setenv("ITERPROF_PERF_READ", env, 1);
+	run_command(&r, 1, argv);
+	unsetenv("ITERPROF_PERF_READ");
+	if (!exited_ok(&r) || !r.out.data || !(line = strstr(r.out.data, "probe: ")) ||
+	    sscanf(line, "probe: %*d iterations, %lf user, %lf all", user, all) != 2)
+		v = fail(c, "known-loop probe: %s", status_text(&r));
+	run_free(&r);
+	return v;
+}
+
+/* The hardware fast path alone (tests/arm64/user-read-cost.c): 4 counters
+ * read in user space at begin and end, counted exactly (goal: PROBE_GOAL
+ * instructions). It also checks the values against read(). */
+static int check_user_read_cost(struct check_ctx *c)
+{
+	char *argv[] = { "/bin/user-read-cost", "10000", NULL };
+	const char *line;
+	double per;
+	struct run r;
+	int v = PASS;
+
+	run_command(&r, 1, argv);
+	if (!exited_ok(&r) || !r.out.data || !(line = strstr(r.out.data, "user-read-cost: ")) ||
+	    sscanf(line, "user-read-cost: %*d counters, %lf instructions", &per) != 1)
+		v = fail(c, "user-read-cost: %s", status_text(&r));
+	else if (per > PROBE_LIMIT)
+		v = fail(c, "reading 4 hardware counters at begin and end takes %.1f instructions, "
+			    "more than %d (the goal is %d)",
+			 per, PROBE_LIMIT, PROBE_GOAL);
+	else
+		printf("  %.1f instructions per iteration: %s the goal of %d\n", per,
+		       per <= PROBE_GOAL ? "within" : "NOT within", PROBE_GOAL);
+	run_free(&r);
+	return v;
+}
+
+static int check_probe_cost(struct check_ctx *c)
+{
+	const char *hw = "instructions:u,cycles:u,armv8_pmuv3/inst_retired/:u,"
+			 "armv8_pmuv3/cpu_cycles/:u";
+	double bu, ba, u[4], a[4];
+	int v = probe_run(c, NULL, NULL, NULL, NULL, &bu, &ba);
+
+	if (v == PASS)
+		v = probe_run(c, NULL, "--no-counters", NULL, NULL, &u[0], &a[0]);
+	if (v == PASS)
+		v = probe_run(c, NULL, "--no-software", "-e", hw, &u[1], &a[1]);
+	if (v == PASS)
+		v = probe_run(c, "syscall", "--no-software", "-e", hw, &u[2], &a[2]);
+	if (v == PASS)
+		v = probe_run(c, NULL, "-e", hw, NULL, &u[3], &a[3]);
+	if (v != PASS)
+		return v;
+	printf("  instructions per iteration (begin + end) executed by the shim, user / all:\n"
+	       "    clock only (--no-counters)                      %7.1f / %7.1f\n"
+	       "    4 hardware counters, user-space reads (--no-software) %7.1f / %7.1f\n"
+	       "    4 hardware counters, read() (--no-software)           %7.1f / %7.1f\n"
+	       "    4 hardware counters (user space) + software set       %7.1f / %7.1f\n"
+	       "    of which reading the 4 hardware counters (user space)  %7.1f / %7.1f\n",
+	       u[0] - bu, a[0] - ba, u[1] - bu, a[1] - ba, u[2] - bu, a[2] - ba, u[3] - bu,
+	       a[3] - ba, u[1] - u[0], a[1] - a[0]);
+	/* Kernel instructions per iteration: the read() path makes 2
+	 * syscalls; the user-space path none (what remains is the trace
+	 * writer's, which maps and prefaults a chunk now and then). */
+	if ((a[1] - u[1]) - (ba - bu) > ((a[2] - u[2]) - (ba - bu)) / 8)
+		return fail(c, "the user-space path executed %.1f kernel instructions per "
+			       "iteration, the read() path %.1f: a syscall per read?",
+			    (a[1] - u[1]) - (ba - bu), (a[2] - u[2]) - (ba - bu));
+	return PASS;
+}
+
+
 /* The analyzer's unit tests, cross-built: one check each (see below). */
 static int run_unit_test(struct check_ctx *c, const char *path)
 {
@@ -695,6 +1126,15 @@ static const struct check checks[] = {
 	{ "record-no-counters", check_record_no_counters },
 	{ "record-threads-fork", check_record_threads_fork },
 	{ "iterprof-events", check_iterprof_events },
+	{ "user-access-on", check_user_access_on },
+	{ "record-user-read", check_record_user_read },
+	{ "user-read-equals-syscall", check_user_read_equals_syscall },
+	{ "record-migrate", check_record_migrate },
+	{ "record-multiplex", check_record_multiplex },
+	{ "record-multiplex-syscall", check_record_multiplex_syscall },
+	{ "record-overflow", check_record_overflow },
+	{ "user-read-cost", check_user_read_cost },
+	{ "probe-cost", check_probe_cost },
 };
 
 static int passed, failed, skipped;
@@ -756,6 +1196,21 @@ static void cat(const char *path)
 		close(fd);
 }
 
+/* Whether @name is one of the comma-separated @list. */
+static int name_listed(const char *list, const char *name)
+{
+	size_t len = strlen(name);
+
+	for (const char *p = list; *p;) {
+		size_t n = strcspn(p, ",");
+
+		if (n == len && !strncmp(p, name, n))
+			return 1;
+		p += n + (p[n] == ',');
+	}
+	return 0;
+}
+
 static void semihosting_exit(int code)
 {
 	/* SYS_EXIT (0x18) with the block {ADP_Stopped_ApplicationExit, code}:
@@ -769,6 +1224,7 @@ static void semihosting_exit(int code)
 int main(int argc, char **argv)
 {
 	int semihost = 0, is_init = getpid() == 1;
+	const char *only = NULL;
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "semihost"))
@@ -777,6 +1233,8 @@ int main(int argc, char **argv)
 			verbose = 1;
 		else if (!strcmp(argv[i], "no-unit"))
 			unit_tests = 0;
+		else if (!strncmp(argv[i], "only=", 5))
+			only = argv[i] + 5;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (is_init) {
@@ -800,6 +1258,9 @@ int main(int argc, char **argv)
 
 	for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]); i++) {
 		struct check_ctx c = { "" };
+
+		if (only && !name_listed(only, checks[i].name))
+			continue;
 		printf("\n== %s\n", checks[i].name);
 		fflush(stdout);
 		verdict(checks[i].name, checks[i].run(&c), &c);

@@ -112,6 +112,7 @@ def test_bad_event_lists_are_refused():
         (["-e", "cycles", "--no-counters"], "-e and --no-counters"),
         (["-e", "cycles,cycles"], "listed twice"),
         (["-e", ",cycles"], "empty"),
+        (["--no-software"], "--no-software without -e"),
     ]
     for options, want in cases:
         p = run([ITERPROF, "record", "-o", w.join("t"), *options, "--", ITERBENCH, "-n", "1"],
@@ -122,7 +123,37 @@ def test_bad_event_lists_are_refused():
     w.cleanup()
 
 
+def test_no_software_counts_only_the_events():
+    # --no-software: the -e events and the clock, no software set (described
+    # as disabled, never read: no values). msr/tsc/ is the one non-software
+    # event this VM has (root); no PMU here, so it is read with read().
+    line = event_line(run([ITERPROF, "events", "msr/tsc/"], check=0).stdout, "msr/tsc/")
+    if not line or not line.endswith(" ok"):
+        print(f"skip: msr/tsc/ not countable here: {line!r}")
+        return
+    w = Workdir()
+    record(w.join("t"), [ITERBENCH, "-n", "6", "-w", "100000"],
+           options=["--no-software", "-e", "msr/tsc/"])
+    doc = report_json(w.join("t"), ["--iterations"])
+    counters = {c["name"]: c for c in doc["processes"][0]["counters"]}
+    for name in ("task-clock", "minor-faults", "context-switches", "run-delay"):
+        expect(not counters[name]["counts"] and "--no-software" in counters[name]["why"],
+               f"{name}: {counters[name]}")
+    tsc = counters["msr/tsc/"]
+    expect(tsc["counts"] and not tsc["user_read"], f"msr/tsc/ counts, with read(): {tsc}")
+    r = regions(doc, "loop")[0]
+    expect(r["iterations"] == 6, f"6 iterations: {r['iterations']}")
+    for it in r["per_iteration"]:
+        expect(it["counters"]["task-clock"] is None and it["counters"]["msr/tsc/"] > 0,
+               f"iteration {it['index']}: {it['counters']}")
+    # A software-set event in -e would need the software set.
+    p = run([ITERPROF, "record", "-o", w.join("u"), "--no-software", "-e", "task-clock", "--",
+             ITERBENCH, "-n", "1"], check=2)
+    expect("--no-software" in p.stderr and len(p.stderr.splitlines()) == 1, p.stderr)
+    w.cleanup()
+
+
 if __name__ == "__main__":
     main([test_events_lists_by_trying, test_default_run_says_once_what_hardware_is_missing,
           test_uncountable_event_has_no_values_and_a_reason, test_sysfs_event_counts_on_cpu_ticks,
-          test_bad_event_lists_are_refused])
+          test_bad_event_lists_are_refused, test_no_software_counts_only_the_events])
