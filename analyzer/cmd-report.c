@@ -371,13 +371,28 @@ static void text_process(FILE *out, const struct recording_process *p)
 		if (sep[0] == ',')
 			fputc('\n', out);
 	}
-	for (unsigned c = 0; c < p->counter_count; c++) {
-		if (p->counters[c].is_counting)
+	/* One line per reason: adjacent counters not counted for the same
+	 * reason (--no-counters, --no-software, one errno) share it. */
+	for (unsigned c = 0, next; c < p->counter_count; c = next) {
+		const struct recording_counter *rc = &p->counters[c];
+		const char *why = rc->why[0] ? rc->why
+				  : rc->error ? strerror((int)rc->error)
+					      : "no reason given";
+
+		next = c + 1;
+		if (rc->is_counting)
 			continue;
-		fprintf(out, "  counter %s: not counted (", p->counters[c].name);
-		print_clean(out, p->counters[c].why[0] ? p->counters[c].why
-			    : p->counters[c].error ? strerror((int)p->counters[c].error)
-						   : "no reason given");
+		while (next < p->counter_count && !p->counters[next].is_counting &&
+		       p->counters[next].error == rc->error &&
+		       !strcmp(p->counters[next].why, rc->why))
+			next++;
+		fprintf(out, "  counter%s ", next - c > 1 ? "s" : "");
+		for (unsigned k = c; k < next; k++) {
+			fputs(k > c ? ", " : "", out);
+			print_clean(out, p->counters[k].name);
+		}
+		fputs(": not counted (", out);
+		print_clean(out, why);
 		fputs(")\n", out);
 	}
 	if (p->dropped) {
