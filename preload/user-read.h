@@ -158,21 +158,30 @@ static inline uint64_t user_read_extend(uint64_t value, uint16_t width)
 	return (uint64_t)((int64_t)(value << shift) >> shift);
 }
 
+/* The count now, inside the seqlock, @index read before: the page's offset,
+ * plus the counter when the event is on one. */
+static inline __attribute__((always_inline)) uint64_t
+user_read_value(const volatile struct perf_event_mmap_page *pc, uint32_t index)
+{
+	uint64_t count = pc->offset;
+
+	if (__builtin_expect(index != 0, 1))
+		count += user_read_extend(user_read_register_at(index), pc->pmc_width);
+	return count;
+}
+
 /* One member's count (the loop of the kernel's documentation of
  * perf_event_mmap_page; the leader checked cap_user_rdpmc for the group). */
 static inline __attribute__((always_inline)) uint64_t
 user_read_count(const volatile struct perf_event_mmap_page *pc)
 {
-	uint32_t seq, index;
+	uint32_t seq;
 	uint64_t count;
 
 	do {
 		seq = pc->lock;
 		user_read_barrier();
-		index = pc->index;
-		count = pc->offset;
-		if (__builtin_expect(index != 0, 1))
-			count += user_read_extend(user_read_register_at(index), pc->pmc_width);
+		count = user_read_value(pc, pc->index);
 		user_read_barrier();
 	} while (pc->lock != seq);
 	return count;
@@ -199,15 +208,13 @@ user_read_group(const struct perf_event_mmap_page *const *pages, unsigned n, uin
 	do {
 		seq = pc->lock;
 		user_read_barrier();
-		index = pc->index;
-		count = pc->offset;
-		t->enabled = pc->time_enabled;
-		t->running = pc->time_running;
 		if (__builtin_expect(!pc->cap_user_rdpmc, 0))
 			return -EAGAIN;
+		index = pc->index;
+		t->enabled = pc->time_enabled;
+		t->running = pc->time_running;
 		t->is_exact = false;
-		if (__builtin_expect(index != 0, 1))
-			count += user_read_extend(user_read_register_at(index), pc->pmc_width);
+		count = user_read_value(pc, index);
 		if (__builtin_expect(index == 0 || t->enabled != t->running, 0)) {
 			if (user_read_times_now(pc, index, t))
 				return -EAGAIN;

@@ -344,17 +344,29 @@ static long long report_region_int(const struct report *rep, const char *region,
 	return *v >= '0' && *v <= '9' ? strtoll(v, NULL, 10) : -1;
 }
 
-/* The median per iteration of counter `counter` in region `region`, or -1
- * (no such region or counter, or null: not counted). */
-static double report_region_counter_median(const struct report *rep, const char *region,
-					   const char *counter)
+/* Member `key` ("median", "total") of counter `counter` in region `region`,
+ * or -1 (no such region or counter, or null: not counted). */
+static double report_region_counter(const struct report *rep, const char *region,
+				    const char *counter, const char *key)
 {
 	const char *r, *end, *c, *v;
 
 	if (!report_region(rep, region, &r, &end) || !(c = json_member(r, end, counter)) ||
-	    !(v = json_member(c, end, "median")))
+	    !(v = json_member(c, end, key)))
 		return -1;
 	return (*v >= '0' && *v <= '9') ? strtod(v, NULL) : -1;
+}
+
+static double report_region_counter_median(const struct report *rep, const char *region,
+					   const char *counter)
+{
+	return report_region_counter(rep, region, counter, "median");
+}
+
+static double report_region_counter_total(const struct report *rep, const char *region,
+					  const char *counter)
+{
+	return report_region_counter(rep, region, counter, "total");
 }
 
 /* The value (as text, up to the next ',' or '}') of member `key` of the
@@ -373,19 +385,6 @@ static const char *report_counter_member(const struct report *rep, const char *c
 	memcpy(buf, v, n);
 	buf[n] = 0;
 	return buf;
-}
-
-/* The total over all iterations of counter `counter` in region `region`, or
- * -1. */
-static double report_region_counter_total(const struct report *rep, const char *region,
-					  const char *counter)
-{
-	const char *r, *end, *c, *v;
-
-	if (!report_region(rep, region, &r, &end) || !(c = json_member(r, end, counter)) ||
-	    !(v = json_member(c, end, "total")))
-		return -1;
-	return (*v >= '0' && *v <= '9') ? strtod(v, NULL) : -1;
 }
 
 /* ---- the checks --------------------------------------------------------- */
