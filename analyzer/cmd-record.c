@@ -368,7 +368,7 @@ static int record_select_events(struct record_options *options)
 		}
 	}
 	if (hardware && !getenv_is("ITERPROF_PERF_READ", "syscall") &&
-	    events_user_read_allowed(why, sizeof(why)))
+	    !itp_user_read_allowed(why, sizeof(why)))
 		note_event(options, "hardware counters read with read() (a syscall per read): %s",
 			   why);
 	if (kept) {

@@ -309,32 +309,3 @@ char *events_to_env(const struct event_spec *evs, size_t count)
 	}
 	return out;
 }
-
-int events_user_read_allowed(char *why, size_t why_len)
-{
-	char buf[16];
-
-#if defined(__aarch64__)
-	static const char path[] = "/proc/sys/kernel/perf_user_access";
-
-	if (itp_diag_read(path, buf, sizeof(buf)) > 0 && atoi(buf) >= 1)
-		return 0;
-	snprintf(why, why_len,
-		 "the kernel keeps the PMU registers from user space (%s is %s; "
-		 "'sysctl -w kernel.perf_user_access=1' allows it)",
-		 path, itp_diag_read(path, buf, sizeof(buf)) > 0 ? strtok(buf, "\n") : "missing");
-	return -EPERM;
-#elif defined(__x86_64__)
-	static const char path[] = "/sys/bus/event_source/devices/cpu/rdpmc";
-
-	if (itp_diag_read(path, buf, sizeof(buf)) > 0 && atoi(buf) >= 1)
-		return 0;
-	snprintf(why, why_len,
-		 "rdpmc is disabled for user space (%s is %s; 'echo 1 > %s' allows it)", path,
-		 itp_diag_read(path, buf, sizeof(buf)) > 0 ? strtok(buf, "\n") : "missing", path);
-	return -EPERM;
-#else
-	snprintf(why, why_len, "no user-space counter reads on this architecture");
-	return -EOPNOTSUPP;
-#endif
-}

@@ -45,10 +45,6 @@ int events_try_open(struct event_spec *ev);
 /* The ITERPROF_EVENTS value for the shim: one line per event,
  * "name type config config1 config2 exclude_user exclude_kernel mode_given".
  * The caller frees it. NULL on allocation failure. */
-/* Whether the shim will read hardware counters in user space (no syscall
- * per read): 0 if the kernel allows it, else -EPERM with why it does not and
- * the command that would allow it in @why. */
-int events_user_read_allowed(char *why, size_t why_len);
 char *events_to_env(const struct event_spec *evs, size_t count);
 
 #endif /* ITERPROF_EVENTS_H */

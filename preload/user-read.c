@@ -9,6 +9,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "iterprof/perf-events.h"
 #include "shim.h"
 #include "user-read.h"
 
@@ -32,27 +33,10 @@ void user_read_unmap(const struct perf_event_mmap_page *page)
 
 bool user_read_is_allowed(void)
 {
-#if defined(__aarch64__)
-	/* EL0 access to the PMU registers is off unless this sysctl is 1
-	 * (then only for tasks that own an event asking for it: config1
-	 * bit 1, which events.c sets). Without it the page still says
-	 * cap_user_rdpmc on some kernels, but index stays 0 while the event
-	 * runs, and offset alone would be a stale count. */
-	char buf[8];
-
-	return sysinfo_read_file("/proc/sys/kernel/perf_user_access", buf, sizeof(buf)) > 0 &&
-	       atoi(buf) >= 1;
-#elif defined(__x86_64__)
-	/* 0: rdpmc faults in user mode; 1 (default): allowed for tasks that
-	 * have an event mapped; 2: always. The page's cap_user_rdpmc says the
-	 * same, but without this file (no "cpu" PMU) there is nothing to read. */
-	char buf[8];
-
-	return sysinfo_read_file("/sys/bus/event_source/devices/cpu/rdpmc", buf, sizeof(buf)) > 0 &&
-	       atoi(buf) >= 1;
-#else
-	return false;
-#endif
+	/* On arm64 without perf_user_access the page may still say
+	 * cap_user_rdpmc while index stays 0 on a running event, and offset
+	 * alone would be a stale count: the sysctl decides, not the page. */
+	return itp_user_read_allowed(NULL, 0);
 }
 
 bool user_read_pmu_wants_rdpmc_bit(uint32_t type)

@@ -182,4 +182,46 @@ static inline void itp_perf_diagnose(int err, uint32_t type, int exclude_kernel,
 	snprintf(buf, len, "perf_event_open: %s", strerror(err));
 }
 
+/*
+ * Whether the kernel lets user space read hardware counters (no syscall per
+ * read): arm64 kernel.perf_user_access >= 1; x86 the cpu PMU's rdpmc
+ * attribute >= 1 (1, the default: for tasks that map the event). 1 if so;
+ * else 0 with why not and the command that would allow it in @why (when
+ * @why is not NULL). The shim decides with it, the CLI explains with it.
+ */
+static inline int itp_user_read_allowed(char *why, size_t why_len)
+{
+#if defined(__aarch64__) || defined(__x86_64__)
+#if defined(__aarch64__)
+	static const char path[] = "/proc/sys/kernel/perf_user_access";
+#else
+	static const char path[] = "/sys/bus/event_source/devices/cpu/rdpmc";
+#endif
+	char buf[16];
+	int n = itp_diag_read(path, buf, sizeof(buf));
+
+	if (n > 0 && atoi(buf) >= 1)
+		return 1;
+	if (!why)
+		return 0;
+	if (n > 0)
+		buf[strcspn(buf, "\n")] = '\0';
+#if defined(__aarch64__)
+	snprintf(why, why_len,
+		 "the kernel keeps the PMU registers from user space (%s is %s; "
+		 "'sysctl -w kernel.perf_user_access=1' allows it)",
+		 path, n > 0 ? buf : "missing");
+#else
+	snprintf(why, why_len,
+		 "rdpmc is disabled for user space (%s is %s; 'echo 1 > %s' allows it)", path,
+		 n > 0 ? buf : "missing", path);
+#endif
+	return 0;
+#else
+	if (why)
+		snprintf(why, why_len, "no user-space counter reads on this architecture");
+	return 0;
+#endif
+}
+
 #endif /* ITERPROF_PERF_EVENTS_H */
