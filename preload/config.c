@@ -14,6 +14,8 @@
  *   ITERPROF_INJECT_PERF_ERRNO  N: every perf_event_open fails with errno N
  *   ITERPROF_TEST_NO_USER_TIME  "1": user-space reads act as if the kernel
  *                       gave no cap_user_time (times not convertible)
+ *   ITERPROF_TEST_NO_LONG_COUNTERS  "1": on arm64, do not ask for 64-bit
+ *                       counters (so that 32-bit widths are tested)
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -93,9 +95,11 @@ void config_load(void)
 	{
 		const char *read_mode = getenv("ITERPROF_PERF_READ");
 		const char *no_time = getenv("ITERPROF_TEST_NO_USER_TIME");
+		const char *no_long = getenv("ITERPROF_TEST_NO_LONG_COUNTERS");
 
 		shim_config.is_syscall_read = read_mode && !strcmp(read_mode, "syscall");
 		user_read_no_user_time = no_time && !strcmp(no_time, "1");
+		shim_config.is_no_long_counters = no_long && !strcmp(no_long, "1");
 	}
 	shim_config.inject_perf_errno = 0;
 	{

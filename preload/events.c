@@ -35,10 +35,6 @@
 #include "shim.h"
 #include "user-read.h"
 
-/* arm64's PMU driver lets user space read an event's counter only when the
- * event asks for it: format attribute "rdpmc", config1 bit 1. */
-#define ARM64_CONFIG1_RDPMC (UINT64_C(1) << 1)
-
 static struct {
 	unsigned count;                    /* requested */
 	bool exclude_kernel[SHIM_EVENTS_MAX]; /* after the user-mode fallback */
@@ -47,9 +43,14 @@ static struct {
 	/* The countable events, in order, and which of the requested each is. */
 	unsigned open_count;
 	unsigned open_index[SHIM_EVENTS_MAX];
+	bool is_read_logged; /* log_group_reads has run */
 } events_setup;
 
 typedef ITP_PERF_GROUP_READ(EVENT_GROUP_SIZE) event_group_read;
+
+/* thread_counters.fast_kind: the events' count, | FAST_EXTEND when a counter
+ * is narrower than 64 bits. */
+#define FAST_EXTEND 8u
 
 static int event_open(const struct shim_event *ev, uint64_t config1, bool exclude_kernel,
 		      int group_fd, bool is_probe)
@@ -82,20 +83,33 @@ static bool probe_user_read(int fd)
 	return is_usable;
 }
 
-/* Open the probe of event @i, trying the arm64 user-access bit first when it
- * can matter; fills events_setup.config1[i]. */
+/* Open the probe of event @i, trying the arm64 user-access bits first when
+ * they can matter: a 64-bit counter read in user space, then a counter of
+ * the PMU's width read in user space (a PMU without 64-bit event counters
+ * refuses the first), then no user access. Fills events_setup.config1[i]. */
 static int probe_open(unsigned i, bool exclude_kernel, bool may_user_read)
 {
 	const struct shim_event *ev = &shim_config.events[i];
 
 	events_setup.config1[i] = ev->config1;
 #if defined(__aarch64__)
+	uint64_t bits = may_user_read ? user_read_pmu_config1(ev->type) : 0;
 	int fd;
 
-	if (may_user_read && user_read_pmu_wants_rdpmc_bit(ev->type)) {
-		fd = event_open(ev, ev->config1 | ARM64_CONFIG1_RDPMC, exclude_kernel, -1, true);
+	if (shim_config.is_no_long_counters)
+		bits &= ~USER_READ_CONFIG1_LONG;
+	if (bits & USER_READ_CONFIG1_LONG) {
+		fd = event_open(ev, ev->config1 | bits, exclude_kernel, -1, true);
 		if (fd >= 0) {
-			events_setup.config1[i] = ev->config1 | ARM64_CONFIG1_RDPMC;
+			events_setup.config1[i] = ev->config1 | bits;
+			return fd;
+		}
+	}
+	if (bits & USER_READ_CONFIG1_RDPMC) {
+		bits = USER_READ_CONFIG1_RDPMC;
+		fd = event_open(ev, ev->config1 | bits, exclude_kernel, -1, true);
+		if (fd >= 0) {
+			events_setup.config1[i] = ev->config1 | bits;
 			return fd;
 		}
 	}
@@ -156,6 +170,27 @@ void events_probe(uint8_t *header)
 	memcpy(header + ITP_OFF_COUNTER_COUNT, &count, 4);
 }
 
+/* -v: how the first thread's groups are read (once per process). */
+static void log_group_reads(const struct thread_counters *tc)
+{
+	for (unsigned g = 0; g * EVENT_GROUP_SIZE < events_setup.open_count; g++) {
+		unsigned first = g * EVENT_GROUP_SIZE, narrowest = 64;
+
+		for (unsigned k = first; k < first + EVENT_GROUP_SIZE && k < events_setup.open_count;
+		     k++)
+			if (tc->event_page[k] && tc->event_page[k]->pmc_width < narrowest)
+				narrowest = tc->event_page[k]->pmc_width;
+		if (tc->group_read[g] == USER_READ_64)
+			shim_log("events: group %u read in user space, 64-bit counters", g);
+		else if (tc->group_read[g] == USER_READ_EXTEND)
+			shim_log("events: group %u read in user space, counters as narrow as "
+				 "%u bits sign-extended",
+				 g, narrowest);
+		else
+			shim_log("events: group %u read with read()", g);
+	}
+}
+
 void events_open(struct thread_counters *tc)
 {
 	for (unsigned k = 0; k < SHIM_EVENTS_MAX; k++) {
@@ -175,12 +210,27 @@ void events_open(struct thread_counters *tc)
 	}
 	for (unsigned g = 0; g < EVENT_GROUPS_MAX; g++) {
 		unsigned first = g * EVENT_GROUP_SIZE;
+		int how = first < events_setup.open_count ? USER_READ_64 : USER_READ_NO;
 
-		tc->is_group_user_read[g] = first < events_setup.open_count;
 		for (unsigned k = first; k < first + EVENT_GROUP_SIZE && k < events_setup.open_count;
-		     k++)
-			tc->is_group_user_read[g] &= user_read_is_usable(tc->event_page[k]);
+		     k++) {
+			const volatile struct perf_event_mmap_page *pc = tc->event_page[k];
+
+			if (!user_read_is_usable(tc->event_page[k]))
+				how = USER_READ_NO;
+			else if (pc->pmc_width != 64 && how == USER_READ_64)
+				how = USER_READ_EXTEND;
+		}
+		tc->group_read[g] = (uint8_t)how;
 	}
+	/* events_read's fast path: the one group read in user space */
+	tc->fast_kind = 0;
+	if (events_setup.open_count <= EVENT_GROUP_SIZE && tc->group_read[0] != USER_READ_NO)
+		tc->fast_kind = (uint8_t)(events_setup.open_count |
+					  (tc->group_read[0] == USER_READ_EXTEND ? FAST_EXTEND : 0));
+	if (shim_config.is_verbose && !__atomic_exchange_n(&events_setup.is_read_logged, true,
+							   __ATOMIC_RELAXED))
+		log_group_reads(tc);
 }
 
 void events_close(struct thread_counters *tc)
@@ -193,7 +243,8 @@ void events_close(struct thread_counters *tc)
 		tc->event_fd[k] = -1;
 	}
 	for (unsigned g = 0; g < EVENT_GROUPS_MAX; g++)
-		tc->is_group_user_read[g] = false;
+		tc->group_read[g] = USER_READ_NO;
+	tc->fast_kind = 0;
 }
 
 void events_forget_pages(struct thread_counters *tc)
@@ -203,53 +254,136 @@ void events_forget_pages(struct thread_counters *tc)
 	for (unsigned k = 0; k < SHIM_EVENTS_MAX; k++)
 		tc->event_page[k] = NULL;
 	for (unsigned g = 0; g < EVENT_GROUPS_MAX; g++)
-		tc->is_group_user_read[g] = false;
+		tc->group_read[g] = USER_READ_NO;
+	tc->fast_kind = 0;
+}
+
+#if USER_READ_HAS_PMC
+/* user_read_group with constant arguments, one straight-line copy for each
+ * group size and each way of reading (sign extension or not). */
+#define READ_GROUP_SIZES(how)                                                              \
+	switch (n) {                                                                       \
+	case 1: return user_read_group(pages, 1, how, values);                             \
+	case 2: return user_read_group(pages, 2, how, values);                             \
+	case 3: return user_read_group(pages, 3, how, values);                             \
+	default: return user_read_group(pages, 4, how, values);                            \
+	}
+
+/* The fast path: true when group @g was read in user space, never
+ * multiplexed (EVENTS_TIMES_EQUAL). */
+static inline __attribute__((always_inline)) bool
+read_group_user(const struct thread_counters *tc, unsigned first, unsigned n, unsigned g,
+		struct counter_snapshot *s)
+{
+	const struct perf_event_mmap_page *const *pages = &tc->event_page[first];
+	uint64_t *values = &s->event[first];
+
+	_Static_assert(EVENT_GROUP_SIZE == 4, "read_group_user: one case per group size");
+	if (likely(tc->group_read[g] == USER_READ_64))
+		READ_GROUP_SIZES(USER_READ_64)
+	if (tc->group_read[g] == USER_READ_EXTEND)
+		READ_GROUP_SIZES(USER_READ_EXTEND)
+	return false;
+}
+#endif
+
+/* Every other case, out of line so that the fast path needs no frame: a
+ * multiplexed group read in user space with its times, else read() of the
+ * group. */
+static void __attribute__((noinline))
+read_group_slow(const struct thread_counters *tc, unsigned first, unsigned n, unsigned g,
+		struct counter_snapshot *s)
+{
+	event_group_read buf;
+	ssize_t got;
+
+	if (tc->group_read[g] != USER_READ_NO &&
+	    !user_read_group_timed(&tc->event_page[first], n, &s->event[first],
+				   s->event_times[g])) {
+		s->event_state[g] = EVENTS_TIMES_EXACT;
+		return;
+	}
+	s->event_state[g] = EVENTS_NOT_READ;
+	if (tc->event_fd[first] < 0)
+		return;
+	got = read(tc->event_fd[first], &buf, sizeof(buf));
+	if (got < (ssize_t)(3 * sizeof(uint64_t)) || buf.nr > EVENT_GROUP_SIZE)
+		return;
+	/* A member that failed to open in this thread is missing from the
+	 * group: values come in group order, so match them up. */
+	for (unsigned j = 0, v = 0; j < n; j++) {
+		if (tc->event_fd[first + j] < 0) {
+			s->event[first + j] = ITP_VALUE_UNAVAILABLE;
+			continue;
+		}
+		s->event[first + j] = v < buf.nr ? buf.values[v++].value : ITP_VALUE_UNAVAILABLE;
+	}
+	s->event_times[g][0] = buf.time_enabled;
+	s->event_times[g][1] = buf.time_running;
+	s->event_state[g] = EVENTS_TIMES_EXACT;
+}
+
+/* Groups @g onwards, each in user space with its times or with read(). */
+static void __attribute__((noinline))
+read_groups_slow(const struct thread_counters *tc, unsigned g, struct counter_snapshot *s)
+{
+	unsigned count = events_setup.open_count;
+
+	for (unsigned first = g * EVENT_GROUP_SIZE; first < count;
+	     g++, first += EVENT_GROUP_SIZE) {
+		unsigned n = count - first < EVENT_GROUP_SIZE ? count - first : EVENT_GROUP_SIZE;
+
+#if USER_READ_HAS_PMC
+		if (likely(read_group_user(tc, first, n, g, s))) {
+			s->event_state[g] = EVENTS_TIMES_EQUAL;
+			continue;
+		}
+#endif
+		read_group_slow(tc, first, n, g, s);
+	}
 }
 
 void events_read(const struct thread_counters *tc, struct counter_snapshot *s)
 {
-	for (unsigned g = 0; g * EVENT_GROUP_SIZE < events_setup.open_count; g++) {
-		unsigned first = g * EVENT_GROUP_SIZE, n = events_setup.open_count - first;
-		event_group_read buf;
-		ssize_t got;
-
-		if (n > EVENT_GROUP_SIZE)
-			n = EVENT_GROUP_SIZE;
 #if USER_READ_HAS_PMC
-		if (likely(tc->is_group_user_read[g])) {
-			struct user_read_times t;
+	/* The fast path: one group (up to 4 events: the usual hardware set)
+	 * read in user space, never multiplexed; it calls nothing, so it
+	 * saves no registers. 4 64-bit counters are tested first. Anything
+	 * else, or this failing, is read_groups_slow's. */
+	const struct perf_event_mmap_page *const *pages = tc->event_page;
+	bool is_read;
 
-			if (likely(!user_read_group(&tc->event_page[first], n, &s->event[first],
-						    &t))) {
-				s->event_enabled[g] = t.enabled;
-				s->event_running[g] = t.running;
-				s->is_event_time_exact[g] = t.is_exact;
-				s->is_event_valid[g] = true;
-				continue;
-			}
+	if (likely(tc->fast_kind == 4)) {
+		is_read = user_read_group(pages, 4, USER_READ_64, s->event);
+	} else {
+		switch (tc->fast_kind) {
+		case 3: is_read = user_read_group(pages, 3, USER_READ_64, s->event); break;
+		case 2: is_read = user_read_group(pages, 2, USER_READ_64, s->event); break;
+		case 1: is_read = user_read_group(pages, 1, USER_READ_64, s->event); break;
+#define EXTEND(n) (FAST_EXTEND | (n))
+		case EXTEND(4):
+			is_read = user_read_group(pages, 4, USER_READ_EXTEND, s->event);
+			break;
+		case EXTEND(3):
+			is_read = user_read_group(pages, 3, USER_READ_EXTEND, s->event);
+			break;
+		case EXTEND(2):
+			is_read = user_read_group(pages, 2, USER_READ_EXTEND, s->event);
+			break;
+		case EXTEND(1):
+			is_read = user_read_group(pages, 1, USER_READ_EXTEND, s->event);
+			break;
+#undef EXTEND
+		default: is_read = false; break;
 		}
-#endif
-		s->is_event_valid[g] = false;
-		s->is_event_time_exact[g] = true;
-		if (tc->event_fd[first] < 0)
-			continue;
-		got = read(tc->event_fd[first], &buf, sizeof(buf));
-		if (got < (ssize_t)(3 * sizeof(uint64_t)) || buf.nr > EVENT_GROUP_SIZE)
-			continue;
-		/* A member that failed to open in this thread is missing from
-		 * the group: values come in group order, so match them up. */
-		for (unsigned j = 0, v = 0; j < n; j++) {
-			if (tc->event_fd[first + j] < 0) {
-				s->event[first + j] = ITP_VALUE_UNAVAILABLE;
-				continue;
-			}
-			s->event[first + j] = v < buf.nr ? buf.values[v++].value
-							 : ITP_VALUE_UNAVAILABLE;
-		}
-		s->event_enabled[g] = buf.time_enabled;
-		s->event_running[g] = buf.time_running;
-		s->is_event_valid[g] = true;
 	}
+	if (likely(is_read)) {
+		s->event_state[0] = EVENTS_TIMES_EQUAL;
+		return;
+	}
+#endif
+	if (events_setup.open_count)
+		read_groups_slow(tc, 0, s);
 }
 
 unsigned events_delta(const struct counter_snapshot *begin, const struct counter_snapshot *end,
@@ -261,20 +395,27 @@ unsigned events_delta(const struct counter_snapshot *begin, const struct counter
 		values[VALUE_COUNT + i] = ITP_VALUE_UNAVAILABLE;
 	for (unsigned k = 0; k < events_setup.open_count; k++) {
 		unsigned g = k / EVENT_GROUP_SIZE;
-		uint64_t enabled, running, d;
+		uint64_t enabled = 0, running = 0, d;
 
-		if (!begin->is_event_valid[g] || !end->is_event_valid[g] ||
+		if (begin->event_state[g] == EVENTS_NOT_READ ||
+		    end->event_state[g] == EVENTS_NOT_READ ||
 		    begin->event[k] == ITP_VALUE_UNAVAILABLE ||
 		    end->event[k] == ITP_VALUE_UNAVAILABLE)
 			continue;
-		enabled = end->event_enabled[g] - begin->event_enabled[g];
-		running = end->event_running[g] - begin->event_running[g];
 		d = end->event[k] - begin->event[k];
+		if (begin->event_state[g] != end->event_state[g]) {
+			/* The iteration in which multiplexing began: times that
+			 * user space could not know at begin. Not counted,
+			 * rather than scaled wrongly (never 0). */
+			continue;
+		}
+		if (begin->event_state[g] == EVENTS_TIMES_EXACT) {
+			enabled = end->event_times[g][0] - begin->event_times[g][0];
+			running = end->event_times[g][1] - begin->event_times[g][1];
+		}
 		if (running != enabled) {
-			/* not counted, never 0: never on a counter, or times
-			 * that user space could not know (no cap_user_time) */
-			if (!running || running > enabled || !begin->is_event_time_exact[g] ||
-			    !end->is_event_time_exact[g])
+			/* not counted, never 0: never on a counter */
+			if (!running || running > enabled)
 				continue;
 			d = (uint64_t)((unsigned __int128)d * enabled / running);
 			flags |= ITP_ITER_SCALED;

@@ -65,6 +65,7 @@ struct shim_config {
 	bool has_software;    /* ... and != "events": the software set too */
 	int inject_perf_errno; /* tests: perf_event_open fails with this errno */
 	bool is_syscall_read;  /* ITERPROF_PERF_READ=syscall: never in user space */
+	bool is_no_long_counters; /* ITERPROF_TEST_NO_LONG_COUNTERS=1 */
 	char functions[16384]; /* -f patterns, newline-separated ("" = none) */
 	int launcher_pid;      /* iterprof record's pid: its children report -f */
 	unsigned event_count;  /* -e events besides the software set */
@@ -211,6 +212,13 @@ enum {
 #define EVENT_GROUP_SIZE 4
 #define EVENT_GROUPS_MAX ((SHIM_EVENTS_MAX + EVENT_GROUP_SIZE - 1) / EVENT_GROUP_SIZE)
 
+/* What a reading knows of a group of -e events (counter_snapshot). */
+enum {
+	EVENTS_NOT_READ,    /* no values */
+	EVENTS_TIMES_EQUAL, /* values; enabled == running, times not known */
+	EVENTS_TIMES_EXACT, /* values and times */
+};
+
 /* One reading of a thread's counters. */
 struct counter_snapshot {
 	uint64_t enabled;
@@ -222,10 +230,9 @@ struct counter_snapshot {
 	bool is_valid;     /* the group read succeeded */
 	/* -e events (events.c), by group of EVENT_GROUP_SIZE */
 	uint64_t event[SHIM_EVENTS_MAX];
-	uint64_t event_enabled[EVENT_GROUPS_MAX], event_running[EVENT_GROUPS_MAX];
-	bool is_event_valid[EVENT_GROUPS_MAX];
-	/* false: enabled/running are only known equal (user-read.h) */
-	bool is_event_time_exact[EVENT_GROUPS_MAX];
+	/* per group: enabled and running times, when event_state says so */
+	uint64_t event_times[EVENT_GROUPS_MAX][2];
+	uint8_t event_state[EVENT_GROUPS_MAX]; /* EVENTS_* */
 };
 
 struct thread_counters {
@@ -235,7 +242,10 @@ struct thread_counters {
 	/* Their mmap pages, for reads in user space (user-read.h); a group is
 	 * read there when all its members have one, else with read(). */
 	const struct perf_event_mmap_page *event_page[SHIM_EVENTS_MAX];
-	bool is_group_user_read[EVENT_GROUPS_MAX];
+	uint8_t group_read[EVENT_GROUPS_MAX]; /* USER_READ_NO, _EXTEND, _64 */
+	/* events_read's fast path (events.c): the one group read in user
+	 * space, its size and whether it needs sign extension; 0: none */
+	uint8_t fast_kind;
 	bool has_perf;
 	/* Last rusage/schedstat reading and the context-switch count it was
 	 * taken at, for SCHED_READ_AUTO. */

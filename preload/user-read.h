@@ -22,10 +22,14 @@
  * (time_enabled != time_running on the page) or is off the PMU now (index
  * 0), they are advanced to now with the page's cycles-to-ns conversion
  * (cap_user_time; without it the group is read with read()). Before that,
- * enabled and running advance together, and the reading says only that
- * (is_exact false): no scaling is needed, and none is done with inexact
- * times (events.c marks the one iteration in which multiplexing starts as
- * not counted rather than scaling it wrongly).
+ * enabled and running advance together, and the fast path says only that
+ * (user_read_group): no scaling is needed, and none is done with times not
+ * known (events.c marks the one iteration in which multiplexing
+ * starts as not counted rather than scaling it wrongly).
+ *
+ * On arm64 the events ask for 64-bit counters where the PMU has them
+ * (PMUv3p5, config1 "long"), which spares the sign extension (and the
+ * overflow interrupts); a group with a narrower counter is read with it.
  *
  * Everything here is inline: it runs twice per iteration, and every
  * instruction of it is counted by the counters it reads (the goal is to
@@ -47,20 +51,33 @@
 #define USER_READ_HAS_PMC 0
 #endif
 
-/* The times of one group reading (user_read_group). */
-struct user_read_times {
-	uint64_t enabled, running;
-	bool is_exact; /* false: valid only as enabled == running (see above) */
+/* How a thread reads a group (chosen once, when it is opened). */
+enum {
+	USER_READ_NO,      /* read() */
+	USER_READ_EXTEND,  /* user space; counters narrower than 64 bits */
+	USER_READ_64,      /* user space; every counter 64 bits wide */
 };
 
 #if defined(__x86_64__)
-/* The counter of the page's index (index - 1 is rdpmc's). */
-static inline __attribute__((always_inline)) uint64_t user_read_register_at(uint32_t page_index)
+/* The counter of the page's index (index - 1 is rdpmc's), 0 for index 0
+ * (not on a counter: rdpmc of -1 would fault). */
+static inline __attribute__((always_inline)) uint64_t
+user_read_counter_at(const volatile struct perf_event_mmap_page *pc, uint32_t *index)
 {
 	uint32_t lo, hi;
 
-	__asm__ __volatile__("rdpmc" : "=a"(lo), "=d"(hi) : "c"(page_index - 1));
+	*index = pc->index;
+	if (__builtin_expect(*index == 0, 0))
+		return 0;
+	__asm__ __volatile__("rdpmc" : "=a"(lo), "=d"(hi) : "c"(*index - 1));
 	return (uint64_t)hi << 32 | lo;
+}
+
+static inline __attribute__((always_inline)) uint64_t
+user_read_add_counter_at(const volatile struct perf_event_mmap_page *pc, uint32_t *index,
+			 uint64_t sum)
+{
+	return sum + user_read_counter_at(pc, index);
 }
 
 static inline uint64_t user_read_cycles(void)
@@ -74,46 +91,52 @@ static inline uint64_t user_read_cycles(void)
 /*
  * PMEVCNTR<n>_EL0 has no indexed form (PMSELR_EL0 + PMXEVCNTR_EL0 would be,
  * but PMSELR is shared with the kernel, and an interrupt between the two
- * would not show in the seqlock): a branch into a table of "mrs; b" pairs,
- * 6 instructions for any counter where a switch costs up to 12. Table slot
- * i is the page's index i: 1-31 are PMEVCNTR0-30, 32 the cycle counter
- * PMCCNTR; anything else (0 and 33-63: never given by the kernel) reads 0.
- * The shim is not built with branch protection, so its pages are not BTI
- * guarded and the table needs no landing pads.
+ * would not show in the seqlock): user_read_pmc_table (user-read.c) holds a
+ * "mrs x0, <counter>; ret" slot for each page index, called with blr:
+ * 1-31 read PMEVCNTR0-30, 32 the cycle counter PMCCNTR, all else (0: not on
+ * a counter) gives 0. The index is loaded as its low byte, so that no value
+ * the page may hold can branch outside the table's 256 slots. 5 instructions
+ * for any counter, no check of the index needed.
  */
-#define USER_READ_SLOT_EV(n) "mrs %0, pmevcntr" #n "_el0\n\tb 2f\n\t"
-#define USER_READ_SLOT_ZERO "mov %0, #0\n\tb 2f\n\t"
-#define USER_READ_SLOTS_ZERO4 USER_READ_SLOT_ZERO USER_READ_SLOT_ZERO USER_READ_SLOT_ZERO \
-	USER_READ_SLOT_ZERO
-static inline __attribute__((always_inline)) uint64_t user_read_register_at(uint32_t page_index)
-{
-	uint64_t v, slot;
+#if defined(__ARM_FEATURE_BTI_DEFAULT) && __ARM_FEATURE_BTI_DEFAULT
+#define USER_READ_SLOT_SHIFT 4 /* "bti c; mrs; ret; nop": blr needs a landing pad */
+#else
+#define USER_READ_SLOT_SHIFT 3
+#endif
+extern const char user_read_pmc_table[] __attribute__((visibility("hidden")));
 
-	__asm__ __volatile__("and %w1, %w2, #63\n\t"
-			     "adr %0, 1f\n\t"
-			     "add %1, %0, %1, lsl #3\n\t"
-			     "br %1\n"
-			     "1:\t" USER_READ_SLOT_ZERO
-			     USER_READ_SLOT_EV(0) USER_READ_SLOT_EV(1) USER_READ_SLOT_EV(2)
-			     USER_READ_SLOT_EV(3) USER_READ_SLOT_EV(4) USER_READ_SLOT_EV(5)
-			     USER_READ_SLOT_EV(6) USER_READ_SLOT_EV(7) USER_READ_SLOT_EV(8)
-			     USER_READ_SLOT_EV(9) USER_READ_SLOT_EV(10) USER_READ_SLOT_EV(11)
-			     USER_READ_SLOT_EV(12) USER_READ_SLOT_EV(13) USER_READ_SLOT_EV(14)
-			     USER_READ_SLOT_EV(15) USER_READ_SLOT_EV(16) USER_READ_SLOT_EV(17)
-			     USER_READ_SLOT_EV(18) USER_READ_SLOT_EV(19) USER_READ_SLOT_EV(20)
-			     USER_READ_SLOT_EV(21) USER_READ_SLOT_EV(22) USER_READ_SLOT_EV(23)
-			     USER_READ_SLOT_EV(24) USER_READ_SLOT_EV(25) USER_READ_SLOT_EV(26)
-			     USER_READ_SLOT_EV(27) USER_READ_SLOT_EV(28) USER_READ_SLOT_EV(29)
-			     USER_READ_SLOT_EV(30)
-			     "mrs %0, pmccntr_el0\n\tb 2f\n\t"
-			     USER_READ_SLOTS_ZERO4 USER_READ_SLOTS_ZERO4 USER_READ_SLOTS_ZERO4
-			     USER_READ_SLOTS_ZERO4 USER_READ_SLOTS_ZERO4 USER_READ_SLOTS_ZERO4
-			     USER_READ_SLOTS_ZERO4 USER_READ_SLOT_ZERO USER_READ_SLOT_ZERO
-			     USER_READ_SLOT_ZERO
-			     "2:"
-			     : "=&r"(v), "=&r"(slot)
-			     : "r"(page_index));
+static inline __attribute__((always_inline)) uint64_t
+user_read_counter_at(const volatile struct perf_event_mmap_page *pc, uint32_t *index)
+{
+	register uint64_t v __asm__("x0");
+	const volatile uint8_t *low = (const volatile uint8_t *)&pc->index;
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	low += 3;
+#endif
+	*index = *low;
+	__asm__ __volatile__("blr %1"
+			     : "=r"(v)
+			     : "r"(user_read_pmc_table + ((uintptr_t)*index << USER_READ_SLOT_SHIFT))
+			     : "x30");
 	return v;
+}
+
+/* @sum + the counter (a 64-bit one: no extension), added in the asm so that
+ * the sum needs no move out of x0. */
+static inline __attribute__((always_inline)) uint64_t
+user_read_add_counter_at(const volatile struct perf_event_mmap_page *pc, uint32_t *index,
+			 uint64_t sum)
+{
+	const volatile uint8_t *low = (const volatile uint8_t *)&pc->index;
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	low += 3;
+#endif
+	*index = *low;
+	__asm__ __volatile__("blr %1\n\tadd %0, %0, x0"
+			     : "+r"(sum)
+			     : "r"(user_read_pmc_table + ((uintptr_t)*index << USER_READ_SLOT_SHIFT))
+			     : "x0", "x30");
+	return sum;
 }
 
 static inline uint64_t user_read_cycles(void)
@@ -134,16 +157,24 @@ void user_read_unmap(const struct perf_event_mmap_page *page);
  * space at all (arm64: kernel.perf_user_access; x86: the cpu PMU's rdpmc
  * attribute). Read once per process. */
 bool user_read_is_allowed(void);
-/* arm64: whether events of PMU @type take the "rdpmc" format bit (config1
- * bit 1) that asks for user-space access: the CPU PMU's generic types, or a
- * sysfs PMU whose format/rdpmc says config1:1. */
-bool user_read_pmu_wants_rdpmc_bit(uint32_t type);
+/* arm64: the config1 bits that ask the PMU driver for user-space access,
+ * for events of PMU @type: "rdpmc" (bit 1), with "long" (bit 0: a 64-bit
+ * counter, which needs no sign extension; a PMU without 64-bit event
+ * counters refuses the pair, and the caller retries with rdpmc alone). The
+ * CPU PMU's generic types take both; a sysfs PMU what its format/ says; 0:
+ * none. */
+#define USER_READ_CONFIG1_LONG (UINT64_C(1) << 0)
+#define USER_READ_CONFIG1_RDPMC (UINT64_C(1) << 1)
+uint64_t user_read_pmu_config1(uint32_t type);
 /* Whether the event of @page can be read by user_read_group now. */
 bool user_read_is_usable(const struct perf_event_mmap_page *page);
-/* The times of @page advanced to now, when the page has cap_user_time:
- * 0, or -EAGAIN. Called inside the seqlock by user_read_group. */
-int user_read_times_now(const volatile struct perf_event_mmap_page *pc, uint32_t index,
-			struct user_read_times *t);
+/* The slow path (out of line): read a group of @n events as
+ * user_read_group does, whatever its state, with its enabled and running
+ * times worked out to now into times[0] and times[1] (with the page's
+ * cycles-to-ns conversion, cap_user_time). 0, or -EAGAIN when user space
+ * cannot read the group now (the caller then uses read()). */
+int user_read_group_timed(const struct perf_event_mmap_page *const *pages, unsigned n,
+			  uint64_t *values, uint64_t *times);
 /* Tests: behave as if no page had cap_user_time. */
 extern bool user_read_no_user_time;
 
@@ -158,75 +189,79 @@ static inline uint64_t user_read_extend(uint64_t value, uint16_t width)
 	return (uint64_t)((int64_t)(value << shift) >> shift);
 }
 
-/* The count now, inside the seqlock, @index read before: the page's offset,
- * plus the counter when the event is on one. */
+/* The count now, inside the seqlock, the page's index into @index: the
+ * page's offset plus the counter when the event is on one, sign-extended
+ * from its width unless every counter is 64 bits wide (@how). */
 static inline __attribute__((always_inline)) uint64_t
-user_read_value(const volatile struct perf_event_mmap_page *pc, uint32_t index)
+user_read_value(const volatile struct perf_event_mmap_page *pc, int how, uint32_t *index)
 {
-	uint64_t count = pc->offset;
+	uint64_t offset = pc->offset;
 
-	if (__builtin_expect(index != 0, 1))
-		count += user_read_extend(user_read_register_at(index), pc->pmc_width);
-	return count;
-}
-
-/* One member's count (the loop of the kernel's documentation of
- * perf_event_mmap_page; the leader checked cap_user_rdpmc for the group). */
-static inline __attribute__((always_inline)) uint64_t
-user_read_count(const volatile struct perf_event_mmap_page *pc)
-{
-	uint32_t seq;
-	uint64_t count;
-
-	do {
-		seq = pc->lock;
-		user_read_barrier();
-		count = user_read_value(pc, pc->index);
-		user_read_barrier();
-	} while (pc->lock != seq);
-	return count;
+	if (how == USER_READ_64)
+		return user_read_add_counter_at(pc, index, offset);
+	return offset + user_read_extend(user_read_counter_at(pc, index), pc->pmc_width);
 }
 
 /*
- * Read a group of @n events (pages[0] its leader) into values[], with the
- * group's times into @t. 0, or -EAGAIN when user space cannot read it now
- * (the caller then uses read()).
+ * The fast path: read a group of @n events (pages[0] its leader) into
+ * values[], @how USER_READ_EXTEND or USER_READ_64, when the group has never
+ * been multiplexed and is on the PMU now: then its enabled and running
+ * times advance together, no scaling is needed, and they are not worked
+ * out. Returns true, or false when that is not so (or, on x86, user space
+ * may not read now): the caller then uses user_read_group_timed.
  *
- * The times are only worked out when they can differ: while the group has
- * never been multiplexed and is on the PMU now (enabled == running on the
- * page, index set), enabled and running advance together, which is all the
- * caller needs (no scaling); their values are then marked inexact.
+ * One seqlock pass over all the pages: every page's lock is loaded, then
+ * every value, then every lock again, and the pass is repeated if any
+ * changed (each page is updated on its own, e.g. by its counter's overflow
+ * interrupt). Meant to be called with constant @n and @how (events.c), so
+ * that it compiles to straight-line code that calls nothing but the arm64
+ * counter table (no registers to save).
+ *
+ * Only x86 checks cap_user_rdpmc at every read (rdpmc can be switched off
+ * while the page still shows an index); on arm64 the index is 0 whenever
+ * user access is off, and slot 0 reads no register.
  */
-static inline __attribute__((always_inline)) int
-user_read_group(const struct perf_event_mmap_page *const *pages, unsigned n, uint64_t *values,
-		struct user_read_times *t)
+static inline __attribute__((always_inline)) bool
+user_read_group(const struct perf_event_mmap_page *const *pages, unsigned n, int how,
+		uint64_t *values)
 {
-	const volatile struct perf_event_mmap_page *pc = pages[0];
-	uint32_t seq, index;
-	uint64_t count;
+	/* Locals, so that the barriers do not make the compiler reload them. */
+	const volatile struct perf_event_mmap_page *pc[4];
+	uint32_t seq[4], index, ignored;
+	uint64_t enabled, running, count[4];
+	uint32_t changed;
 
-	do {
-		seq = pc->lock;
-		user_read_barrier();
-		if (__builtin_expect(!pc->cap_user_rdpmc, 0))
-			return -EAGAIN;
-		index = pc->index;
-		t->enabled = pc->time_enabled;
-		t->running = pc->time_running;
-		t->is_exact = false;
-		count = user_read_value(pc, index);
-		if (__builtin_expect(index == 0 || t->enabled != t->running, 0)) {
-			if (user_read_times_now(pc, index, t))
-				return -EAGAIN;
-		}
-		user_read_barrier();
-	} while (pc->lock != seq);
-	values[0] = count;
-	/* Unrolled: groups have at most 4 events (events.c). */
 #pragma GCC unroll 4
-	for (unsigned i = 1; i < n; i++)
-		values[i] = user_read_count(pages[i]);
-	return 0;
+	for (unsigned i = 0; i < n; i++)
+		pc[i] = pages[i];
+	do {
+#pragma GCC unroll 4
+		for (unsigned i = 0; i < n; i++)
+			seq[i] = pc[i]->lock;
+		user_read_barrier();
+#if defined(__x86_64__)
+		if (__builtin_expect(!pc[0]->cap_user_rdpmc, 0))
+			return false;
+#endif
+		enabled = pc[0]->time_enabled;
+		running = pc[0]->time_running;
+		count[0] = user_read_value(pc[0], how, &index);
+#pragma GCC unroll 4
+		for (unsigned i = 1; i < n; i++)
+			count[i] = user_read_value(pc[i], how, &ignored);
+		if (__builtin_expect(index == 0 || enabled != running, 0))
+			return false;
+		user_read_barrier();
+		/* Any lock changed: all differences or'ed, one test. */
+		changed = 0;
+#pragma GCC unroll 4
+		for (unsigned i = 0; i < n; i++)
+			changed |= pc[i]->lock ^ seq[i];
+	} while (__builtin_expect(changed != 0, 0));
+#pragma GCC unroll 4
+	for (unsigned i = 0; i < n; i++)
+		values[i] = count[i];
+	return true;
 }
 #endif
 
