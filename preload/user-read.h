@@ -105,19 +105,24 @@ static inline uint64_t user_read_cycles(void)
 #endif
 extern const char user_read_pmc_table[] __attribute__((visibility("hidden")));
 
-static inline __attribute__((always_inline)) uint64_t
-user_read_counter_at(const volatile struct perf_event_mmap_page *pc, uint32_t *index)
+/* The table slot of @pc's index, the index (its low byte) into @index. */
+static inline __attribute__((always_inline)) const char *
+user_read_slot(const volatile struct perf_event_mmap_page *pc, uint32_t *index)
 {
-	register uint64_t v __asm__("x0");
 	const volatile uint8_t *low = (const volatile uint8_t *)&pc->index;
 #if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
 	low += 3;
 #endif
 	*index = *low;
-	__asm__ __volatile__("blr %1"
-			     : "=r"(v)
-			     : "r"(user_read_pmc_table + ((uintptr_t)*index << USER_READ_SLOT_SHIFT))
-			     : "x30");
+	return user_read_pmc_table + ((uintptr_t)*index << USER_READ_SLOT_SHIFT);
+}
+
+static inline __attribute__((always_inline)) uint64_t
+user_read_counter_at(const volatile struct perf_event_mmap_page *pc, uint32_t *index)
+{
+	register uint64_t v __asm__("x0");
+
+	__asm__ __volatile__("blr %1" : "=r"(v) : "r"(user_read_slot(pc, index)) : "x30");
 	return v;
 }
 
@@ -127,14 +132,9 @@ static inline __attribute__((always_inline)) uint64_t
 user_read_add_counter_at(const volatile struct perf_event_mmap_page *pc, uint32_t *index,
 			 uint64_t sum)
 {
-	const volatile uint8_t *low = (const volatile uint8_t *)&pc->index;
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-	low += 3;
-#endif
-	*index = *low;
 	__asm__ __volatile__("blr %1\n\tadd %0, %0, x0"
 			     : "+r"(sum)
-			     : "r"(user_read_pmc_table + ((uintptr_t)*index << USER_READ_SLOT_SHIFT))
+			     : "r"(user_read_slot(pc, index))
 			     : "x0", "x30");
 	return sum;
 }
