@@ -127,3 +127,52 @@ out:
 	free(cand);
 	return err;
 }
+
+static int compare_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Quantile q of @n >= 1 sorted values, interpolated (as stats.h). */
+static double quantile_sorted(const double *v, size_t n, double q)
+{
+	double h = (double)(n - 1) * q;
+	size_t i = (size_t)h;
+
+	return i + 1 < n ? v[i] + (h - (double)i) * (v[i + 1] - v[i]) : v[n - 1];
+}
+
+long changepoint_outliers(const double *x, size_t n, size_t window, double k,
+			  unsigned char *is_outlier)
+{
+	double *sorted;
+	long found = 0;
+
+	if (window < 4 || !(k >= 0))
+		return -EINVAL;
+	sorted = malloc((n < 2 * window ? (n ? n : 1) : 2 * window) * sizeof(*sorted));
+	if (!sorted)
+		return -ENOMEM;
+	for (size_t start = 0; start < n;) {
+		/* the last block takes a remainder shorter than a window */
+		size_t m = n - start < 2 * window ? n - start : window;
+		double q1, q3, low, high;
+
+		for (size_t i = 0; i < m; i++)
+			sorted[i] = x[start + i];
+		qsort(sorted, m, sizeof(*sorted), compare_double);
+		q1 = quantile_sorted(sorted, m, 0.25);
+		q3 = quantile_sorted(sorted, m, 0.75);
+		low = q1 - k * (q3 - q1);
+		high = q3 + k * (q3 - q1);
+		for (size_t i = start; i < start + m; i++) {
+			is_outlier[i] = x[i] < low || x[i] > high;
+			found += is_outlier[i];
+		}
+		start += m;
+	}
+	free(sorted);
+	return found;
+}

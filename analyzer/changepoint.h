@@ -42,4 +42,17 @@ double changepoint_default_penalty(size_t n);
 int changepoint_pelt(const double *x, size_t n, double penalty, double var_floor,
 		     size_t min_segment, size_t **ends, size_t *count);
 
+/*
+ * Mark outliers before segmenting: in consecutive blocks of @window values
+ * (the last block takes the remainder; >= 4), a value is an outlier when it
+ * lies outside Tukey's fences Q1 - k IQR, Q3 + k IQR of its block (k = 3:
+ * "far out"; warmup_stats uses these fences over windows of 200). Blocks
+ * rather than a window sliding per value: one sort per block, so 10 million
+ * values cost a few sorts of 200 each per thousand. is_outlier[i] is set to
+ * 1 or 0. Returns the number of outliers, or -EINVAL (window < 4, k < 0) or
+ * -ENOMEM.
+ */
+long changepoint_outliers(const double *x, size_t n, size_t window, double k,
+			  unsigned char *is_outlier);
+
 #endif /* ITERPROF_CHANGEPOINT_H */

@@ -170,8 +170,39 @@ static void test_edges(void)
 	CHECK(fabs(changepoint_default_penalty(1000) - 15 * log(1000.0)) < 1e-9, "15 log n");
 }
 
+/* Spikes in noise are marked, exactly those; clean noise has none. */
+static void test_outliers(void)
+{
+	enum { N = 1000 };
+	static double x[N];
+	static unsigned char out[N];
+	const size_t bounds[] = { N }, spikes[] = { 0, 7, 333, 640, 999 };
+	const double level[] = { 1e5 }, sd[] = { 100 };
+	long found;
+
+	for (uint64_t seed = 1; seed <= 5; seed++) {
+		fill(x, N, bounds, level, sd, 1, seed);
+		found = changepoint_outliers(x, N, 200, 3, out);
+		CHECK(found == 0, "clean noise, seed %llu: %ld outliers", (unsigned long long)seed,
+		      found);
+		for (size_t i = 0; i < sizeof(spikes) / sizeof(spikes[0]); i++)
+			x[spikes[i]] = 1e5 + 5000.0 * (double)(i + 1);
+		found = changepoint_outliers(x, N, 200, 3, out);
+		CHECK(found == 5, "5 spikes, seed %llu: %ld outliers", (unsigned long long)seed,
+		      found);
+		for (size_t i = 0; i < sizeof(spikes) / sizeof(spikes[0]); i++)
+			CHECK(out[spikes[i]], "spike at %zu not marked", spikes[i]);
+	}
+	/* a remainder shorter than a window joins the last block */
+	CHECK(changepoint_outliers(x, 250, 200, 3, out) >= 0, "n = 250");
+	CHECK(changepoint_outliers(x, 3, 200, 3, out) == 0, "n = 3: one block, no outlier");
+	CHECK(changepoint_outliers(x, 10, 3, 3, out) == -EINVAL, "window 3");
+	CHECK(changepoint_outliers(x, 10, 200, -1, out) == -EINVAL, "k < 0");
+}
+
 int main(void)
 {
+	test_outliers();
 	test_flat();
 	test_step();
 	test_warmup();
