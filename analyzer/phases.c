@@ -1,0 +1,185 @@
+/*
+ * Phases and classification of a region's iteration times (phases.h).
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "changepoint.h"
+#include "phases.h"
+#include "stats.h"
+
+const char *phases_class_name(enum phases_class c)
+{
+	switch (c) {
+	case PHASES_TOO_FEW: return "too-few";
+	case PHASES_FLAT: return "flat";
+	case PHASES_WARMUP: return "warmup";
+	case PHASES_SLOWDOWN: return "slowdown";
+	case PHASES_NO_STEADY_STATE: return "no-steady-state";
+	}
+	return "?";
+}
+
+/* Median of the values of ns[first..last] that are not outliers (all of
+ * them if every one is), into @scratch. */
+static double span_median(const uint64_t *ns, const unsigned char *out, size_t first,
+			  size_t last, uint64_t *scratch)
+{
+	size_t m = 0;
+
+	for (size_t i = first; i <= last; i++)
+		if (!out[i])
+			scratch[m++] = ns[i];
+	if (m == 0)
+		for (size_t i = first; i <= last; i++)
+			scratch[m++] = ns[i];
+	stats_sort(scratch, m);
+	return stats_quantile_sorted(scratch, m, 0.5);
+}
+
+static int is_close(const struct phases_options *o, double a, double b)
+{
+	double small = a < b ? a : b;
+	double tolerance = o->tolerance_rel * small;
+
+	return fabs(a - b) <= (tolerance > o->tolerance_ns ? tolerance : o->tolerance_ns);
+}
+
+int phases_find(const uint64_t *ns, size_t n, const struct phases_options *options,
+		struct phases *p)
+{
+	static const struct phases_options defaults = PHASES_OPTIONS_DEFAULT;
+	const struct phases_options *o = options ? options : &defaults;
+	unsigned char *out = NULL;
+	double *kept = NULL;
+	size_t *index = NULL, *ends = NULL, nends = 0, m = 0;
+	uint64_t *scratch = NULL;
+	long outliers;
+	int err = -ENOMEM;
+
+	memset(p, 0, sizeof(*p));
+	p->steady = -1;
+	if (n < o->min_iterations || n < 4) {
+		p->classification = PHASES_TOO_FEW;
+		return 0;
+	}
+	out = malloc(n);
+	kept = malloc(n * sizeof(*kept));
+	index = malloc(n * sizeof(*index));
+	scratch = malloc(n * sizeof(*scratch));
+	if (!out || !kept || !index || !scratch)
+		goto done;
+	{
+		/* the outlier test works on doubles: convert once */
+		double *x = kept;
+
+		for (size_t i = 0; i < n; i++)
+			x[i] = (double)ns[i];
+		outliers = changepoint_outliers(x, n, 200, 3, out);
+		if (outliers < 0) {
+			err = (int)outliers;
+			goto done;
+		}
+		/* Three or more far-out iterations in a row are a phase (a
+		 * warm-up's first iterations), not outliers. */
+		for (size_t i = 0; i < n;) {
+			size_t run = 0;
+
+			while (i + run < n && out[i + run])
+				run++;
+			if (run >= 3) {
+				memset(out + i, 0, run);
+				outliers -= (long)run;
+			}
+			i += run ? run : 1;
+		}
+		for (size_t i = 0; i < n; i++) {
+			if (!out[i]) {
+				x[m] = x[i]; /* m <= i: in place */
+				index[m++] = i;
+			}
+		}
+	}
+	p->outliers = (size_t)outliers;
+	{
+		double median = span_median(ns, out, 0, n - 1, scratch);
+		double floor = 0.001 * median * 0.001 * median + 1;
+
+		err = changepoint_pelt(kept, m, changepoint_default_penalty(m), floor, 2, &ends,
+				       &nends);
+		if (err)
+			goto done;
+	}
+	p->phase = malloc(nends * sizeof(*p->phase));
+	if (!p->phase) {
+		err = -ENOMEM;
+		goto done;
+	}
+	/* Segments of kept values back to iteration spans: each ends where the
+	 * next begins, outliers included in the span that holds them. */
+	for (size_t s = 0; s < nends; s++) {
+		struct phase *ph = &p->phase[p->count];
+
+		ph->first = s == 0 ? 0 : p->phase[p->count - 1].last + 1;
+		ph->last = s + 1 == nends ? n - 1 : index[ends[s]] - 1;
+		ph->median_ns = span_median(ns, out, ph->first, ph->last, scratch);
+		/* merge with the previous phase when the difference is below
+		 * the tolerance */
+		if (p->count && is_close(o, p->phase[p->count - 1].median_ns, ph->median_ns)) {
+			struct phase *prev = &p->phase[p->count - 1];
+
+			prev->last = ph->last;
+			prev->median_ns = span_median(ns, out, prev->first, prev->last, scratch);
+			continue;
+		}
+		p->count++;
+	}
+	/* merging can bring equal neighbours together again: one more pass */
+	for (size_t i = 1; i < p->count;) {
+		if (is_close(o, p->phase[i - 1].median_ns, p->phase[i].median_ns)) {
+			p->phase[i - 1].last = p->phase[i].last;
+			p->phase[i - 1].median_ns = span_median(ns, out, p->phase[i - 1].first,
+								p->phase[i - 1].last, scratch);
+			memmove(&p->phase[i], &p->phase[i + 1],
+				(p->count - i - 1) * sizeof(*p->phase));
+			p->count--;
+		} else {
+			i++;
+		}
+	}
+	{
+		const struct phase *last = &p->phase[p->count - 1];
+		int faster_before = 0;
+
+		for (size_t i = 0; i + 1 < p->count; i++)
+			faster_before |= p->phase[i].median_ns < last->median_ns &&
+					 !is_close(o, p->phase[i].median_ns, last->median_ns);
+		if (p->count == 1)
+			p->classification = PHASES_FLAT;
+		else if ((last->last - last->first + 1) * 4 < n)
+			p->classification = PHASES_NO_STEADY_STATE;
+		else
+			p->classification = faster_before ? PHASES_SLOWDOWN : PHASES_WARMUP;
+		if (p->classification != PHASES_NO_STEADY_STATE)
+			p->steady = (long)p->count - 1;
+	}
+	err = 0;
+done:
+	free(out);
+	free(kept);
+	free(index);
+	free(scratch);
+	free(ends);
+	if (err)
+		phases_free(p);
+	return err;
+}
+
+void phases_free(struct phases *p)
+{
+	free(p->phase);
+	p->phase = NULL;
+	p->count = 0;
+}

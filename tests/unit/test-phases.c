@@ -1,0 +1,96 @@
+/*
+ * Unit tests of analyzer/phases.c: synthetic iteration times (seeded normal
+ * noise around known levels) and the classification each must get.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "phases.h"
+
+#include "unit-test.h"
+
+static uint64_t rng_state;
+
+static double uniform(void)
+{
+	rng_state ^= rng_state >> 12;
+	rng_state ^= rng_state << 25;
+	rng_state ^= rng_state >> 27;
+	return ((double)((rng_state * UINT64_C(2685821657736338717)) >> 11) + 0.5) /
+	       9007199254740992.0;
+}
+
+/* ns[i]: the level of the phase holding i (phases end at ends[]), with 1 %
+ * normal noise. */
+static void fill(uint64_t *ns, size_t n, const size_t *ends, const double *level, uint64_t seed)
+{
+	rng_state = seed;
+	for (size_t i = 0, s = 0; i < n; i++) {
+		while (i >= ends[s])
+			s++;
+		double z = sqrt(-2 * log(uniform())) * cos(2 * M_PI * uniform());
+		ns[i] = (uint64_t)(level[s] * (1 + 0.01 * z));
+	}
+}
+
+static void expect(const char *what, const uint64_t *ns, size_t n, enum phases_class want,
+		   size_t want_phases, size_t steady_first)
+{
+	struct phases p;
+	int err = phases_find(ns, n, NULL, &p);
+
+	CHECK(err == 0, "%s: %d", what, err);
+	if (err)
+		return;
+	CHECK(p.classification == want, "%s: %s, expected %s", what,
+	      phases_class_name(p.classification), phases_class_name(want));
+	CHECK(p.count == want_phases, "%s: %zu phases, expected %zu", what, p.count, want_phases);
+	if (want == PHASES_FLAT || want == PHASES_WARMUP || want == PHASES_SLOWDOWN) {
+		CHECK(p.steady == (long)p.count - 1, "%s: steady phase %ld", what, p.steady);
+		if (p.steady >= 0)
+			CHECK(p.phase[p.steady].first + 1 >= steady_first &&
+				      p.phase[p.steady].first <= steady_first + 1,
+			      "%s: steady from %zu, expected %zu", what, p.phase[p.steady].first,
+			      steady_first);
+	} else {
+		CHECK(p.steady == -1, "%s: steady phase %ld", what, p.steady);
+	}
+	for (size_t i = 1; i < p.count; i++)
+		CHECK(p.phase[i].first == p.phase[i - 1].last + 1, "%s: phases contiguous", what);
+	CHECK(p.count == 0 || (p.phase[0].first == 0 && p.phase[p.count - 1].last == n - 1),
+	      "%s: phases cover every iteration", what);
+	phases_free(&p);
+}
+
+int main(void)
+{
+	static uint64_t ns[2000];
+
+	for (uint64_t seed = 1; seed <= 5; seed++) {
+		const size_t flat[] = { 500 }, warm[] = { 10, 60, 400 }, slow[] = { 300, 400 },
+			     late[] = { 1900, 2000 }, small[] = { 250, 500 };
+		const double flat_l[] = { 1e5 }, warm_l[] = { 3e5, 1.5e5, 1e5 },
+			     slow_l[] = { 1e5, 1.5e5 }, late_l[] = { 1e5, 2e5 },
+			     small_l[] = { 1e5, 1.01e5 };
+
+		fill(ns, 500, flat, flat_l, seed);
+		expect("flat", ns, 500, PHASES_FLAT, 1, 0);
+		/* a few far-out iterations are outliers, not phases */
+		ns[100] = ns[350] = 900000;
+		expect("flat with 2 outliers", ns, 500, PHASES_FLAT, 1, 0);
+		fill(ns, 400, warm, warm_l, seed);
+		expect("warm-up", ns, 400, PHASES_WARMUP, 3, 60);
+		fill(ns, 400, slow, slow_l, seed);
+		expect("slowdown", ns, 400, PHASES_SLOWDOWN, 2, 300);
+		fill(ns, 2000, late, late_l, seed);
+		expect("change at the end", ns, 2000, PHASES_NO_STEADY_STATE, 2, 0);
+		fill(ns, 500, small, small_l, seed);
+		expect("a 1 % step, within the 2 % tolerance", ns, 500, PHASES_FLAT, 1, 0);
+	}
+	expect("5 iterations", ns, 5, PHASES_TOO_FEW, 0, 0);
+	CHECK(!strcmp(phases_class_name(PHASES_NO_STEADY_STATE), "no-steady-state"), "name");
+	return unit_test_finish();
+}
