@@ -113,6 +113,12 @@ def test_random_sigkills_leave_readable_traces():
         proc = subprocess.Popen([ITERPROF, "record", "-q", "-o", out, "--", ITERBENCH,
                                  "-n", "100000000", "-t", "2", "-w", "200"],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        # Kill only once the trace file exists: before that there is nothing
+        # to leave readable (a slow start, e.g. under the sanitizers on a busy
+        # machine, would otherwise make the kill land before the shim began).
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not (os.path.isdir(out) and os.listdir(out)):
+            time.sleep(0.01)
         time.sleep(0.05 + rng.random() * 0.2)
         # Kill the benchmark itself (the launcher's child), not the launcher.
         children = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True,
