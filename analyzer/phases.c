@@ -125,18 +125,10 @@ int phases_find(const uint64_t *ns, size_t n, const struct phases_options *optio
 		ph->first = s == 0 ? 0 : p->phase[p->count - 1].last + 1;
 		ph->last = s + 1 == nends ? n - 1 : index[ends[s]] - 1;
 		ph->median_ns = span_median(ns, out, ph->first, ph->last, scratch);
-		/* merge with the previous phase when the difference is below
-		 * the tolerance */
-		if (p->count && is_close(o, p->phase[p->count - 1].median_ns, ph->median_ns)) {
-			struct phase *prev = &p->phase[p->count - 1];
-
-			prev->last = ph->last;
-			prev->median_ns = span_median(ns, out, prev->first, prev->last, scratch);
-			continue;
-		}
 		p->count++;
 	}
-	/* merging can bring equal neighbours together again: one more pass */
+	/* Neighbours whose medians are within the tolerance merge, left to
+	 * right, each merged phase compared with the next. */
 	for (size_t i = 1; i < p->count;) {
 		if (is_close(o, p->phase[i - 1].median_ns, p->phase[i].median_ns)) {
 			p->phase[i - 1].last = p->phase[i].last;

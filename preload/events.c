@@ -98,18 +98,16 @@ static int probe_open(unsigned i, bool exclude_kernel, bool may_user_read)
 
 	if (shim_config.is_no_long_counters)
 		bits &= ~USER_READ_CONFIG1_LONG;
-	if (bits & USER_READ_CONFIG1_LONG) {
-		fd = event_open(ev, ev->config1 | bits, exclude_kernel, -1, true);
+	/* with "long" when the PMU takes it, then "rdpmc" alone */
+	const uint64_t tries[2] = { bits & USER_READ_CONFIG1_LONG ? bits : 0,
+				    bits & USER_READ_CONFIG1_RDPMC };
+
+	for (unsigned t = 0; t < 2; t++) {
+		if (!tries[t])
+			continue;
+		fd = event_open(ev, ev->config1 | tries[t], exclude_kernel, -1, true);
 		if (fd >= 0) {
-			events_setup.config1[i] = ev->config1 | bits;
-			return fd;
-		}
-	}
-	if (bits & USER_READ_CONFIG1_RDPMC) {
-		bits = USER_READ_CONFIG1_RDPMC;
-		fd = event_open(ev, ev->config1 | bits, exclude_kernel, -1, true);
-		if (fd >= 0) {
-			events_setup.config1[i] = ev->config1 | bits;
+			events_setup.config1[i] = ev->config1 | tries[t];
 			return fd;
 		}
 	}
@@ -323,14 +321,14 @@ read_group_slow(const struct thread_counters *tc, unsigned first, unsigned n, un
 	s->event_state[g] = EVENTS_TIMES_EXACT;
 }
 
-/* Groups @g onwards, each in user space with its times or with read(). */
+/* Every group, each in user space (with its times when multiplexed) or
+ * with read(): all but events_read's fast path. */
 static void __attribute__((noinline))
-read_groups_slow(const struct thread_counters *tc, unsigned g, struct counter_snapshot *s)
+read_groups_slow(const struct thread_counters *tc, struct counter_snapshot *s)
 {
 	unsigned count = events_setup.open_count;
 
-	for (unsigned first = g * EVENT_GROUP_SIZE; first < count;
-	     g++, first += EVENT_GROUP_SIZE) {
+	for (unsigned g = 0, first = 0; first < count; g++, first += EVENT_GROUP_SIZE) {
 		unsigned n = count - first < EVENT_GROUP_SIZE ? count - first : EVENT_GROUP_SIZE;
 
 #if USER_READ_HAS_PMC
@@ -348,11 +346,12 @@ void events_read(const struct thread_counters *tc, struct counter_snapshot *s)
 #if USER_READ_HAS_PMC
 	/* The fast path: one group (up to 4 events: the usual hardware set)
 	 * read in user space, never multiplexed; it calls nothing, so it
-	 * saves no registers. 4 64-bit counters are tested first. Anything
-	 * else, or this failing, is read_groups_slow's. */
+	 * saves no registers. 4 64-bit counters are tested first. */
 	const struct perf_event_mmap_page *const *pages = tc->event_page;
 	bool is_read;
 
+	/* One switch on one byte (not read_group_user's two): each case is
+	 * counted at every iteration. */
 	if (likely(tc->fast_kind == 4)) {
 		is_read = user_read_group(pages, 4, USER_READ_64, s->event);
 	} else {
@@ -381,9 +380,14 @@ void events_read(const struct thread_counters *tc, struct counter_snapshot *s)
 		s->event_state[0] = EVENTS_TIMES_EQUAL;
 		return;
 	}
+	if (tc->fast_kind) {
+		/* the one group, multiplexed: its fast read just failed */
+		read_group_slow(tc, 0, tc->fast_kind & ~FAST_EXTEND, 0, s);
+		return;
+	}
 #endif
 	if (events_setup.open_count)
-		read_groups_slow(tc, 0, s);
+		read_groups_slow(tc, s);
 }
 
 unsigned events_delta(const struct counter_snapshot *begin, const struct counter_snapshot *end,

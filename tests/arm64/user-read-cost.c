@@ -4,7 +4,7 @@
  *
  *   user-read-cost [ITERATIONS [32]]      (default 10000, 64-bit counters)
  *
- * Built with the shim's own events.c, user-read.c and config.c (and its
+ * Built with the shim's own events.c, user-read.c, config.c and sysinfo.c (and its
  * compiler flags), it sets up 4 hardware events the way the shim does
  * (events_probe, events_open: user-mode instructions, cycles, and the same
  * two as raw PMU events, asking for 64-bit counters read in user space, or,
@@ -38,20 +38,6 @@
 #include "user-read.h"
 
 #define EVENTS 4
-
-/* user-read.c reads /proc with the shim's helper (sysinfo.c). */
-ssize_t sysinfo_read_file(const char *path, char *buf, size_t size)
-{
-	FILE *f = fopen(path, "r");
-	size_t n;
-
-	if (!f)
-		return -1;
-	n = fread(buf, 1, size - 1, f);
-	buf[n] = '\0';
-	fclose(f);
-	return (ssize_t)n;
-}
 
 /* Kept out of line so the compiler cannot merge or hoist the reads. */
 static void __attribute__((noinline))

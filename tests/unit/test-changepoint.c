@@ -11,33 +11,18 @@
 
 #include "changepoint.h"
 
+#include "synthetic.h"
 #include "unit-test.h"
-
-/* xorshift64* and Box-Muller: deterministic standard normal samples. */
-static uint64_t rng_state;
-
-static double uniform(void)
-{
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return ((double)((rng_state * UINT64_C(2685821657736338717)) >> 11) + 0.5) / 9007199254740992.0;
-}
-
-static double normal(void)
-{
-	return sqrt(-2 * log(uniform())) * cos(2 * M_PI * uniform());
-}
 
 /* x[i] = level of its segment + sd of its segment * noise. */
 static void fill(double *x, size_t n, const size_t *bounds, const double *level, const double *sd,
 		 unsigned segments, uint64_t seed)
 {
-	rng_state = seed;
+	synthetic_seed(seed);
 	for (size_t i = 0, s = 0; i < n; i++) {
 		while (s + 1 < segments && i >= bounds[s])
 			s++;
-		x[i] = level[s] + sd[s] * normal();
+		x[i] = level[s] + sd[s] * synthetic_normal();
 	}
 }
 

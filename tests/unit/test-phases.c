@@ -10,29 +10,18 @@
 
 #include "phases.h"
 
+#include "synthetic.h"
 #include "unit-test.h"
-
-static uint64_t rng_state;
-
-static double uniform(void)
-{
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return ((double)((rng_state * UINT64_C(2685821657736338717)) >> 11) + 0.5) /
-	       9007199254740992.0;
-}
 
 /* ns[i]: the level of the phase holding i (phases end at ends[]), with 1 %
  * normal noise. */
 static void fill(uint64_t *ns, size_t n, const size_t *ends, const double *level, uint64_t seed)
 {
-	rng_state = seed;
+	synthetic_seed(seed);
 	for (size_t i = 0, s = 0; i < n; i++) {
 		while (i >= ends[s])
 			s++;
-		double z = sqrt(-2 * log(uniform())) * cos(2 * M_PI * uniform());
-		ns[i] = (uint64_t)(level[s] * (1 + 0.01 * z));
+		ns[i] = (uint64_t)(level[s] * (1 + 0.01 * synthetic_normal()));
 	}
 }
 
