@@ -99,34 +99,35 @@ static void region_compute(const struct recording_process *process,
 	result->task_clock = recording_counter_index(process, ITP_COUNTER_TASK_CLOCK);
 	if (!n)
 		return;
-	memcpy(scratch, region->duration_ns, n * sizeof(*scratch));
+	column_get_range(&region->duration_ns, 0, n, scratch);
 	stats_sort(scratch, n);
 	stats_summarize_sorted(scratch, n, &result->duration);
 	stats_histogram_build(scratch, n, REPORT_HISTOGRAM_BINS, &result->histogram);
 
 	for (unsigned c = 0; c < process->counter_count; c++) {
-		const uint64_t *values = region->values[c];
-
-		if (!values)
+		if (!region->has_values[c])
 			continue;
 		k = 0;
-		for (size_t i = 0; i < n; i++)
-			if (values[i] != ITP_VALUE_UNAVAILABLE)
-				scratch[k++] = values[i];
+		for (size_t i = 0; i < n; i++) {
+			uint64_t v = column_get(&region->values[c], i);
+
+			if (v != ITP_VALUE_UNAVAILABLE)
+				scratch[k++] = v;
+		}
 		counter_summarize(scratch, k, &result->counters[c]);
 	}
 	if (result->task_clock >= 0) {
-		const uint64_t *cpu = region->values[result->task_clock];
-
 		/* Time not on a CPU: sleeping, waiting for I/O or a lock, or
 		 * runnable but preempted. Clamped at 0: the two clocks are
 		 * read at slightly different moments. */
 		k = 0;
-		for (size_t i = 0; i < n; i++)
-			if (cpu[i] != ITP_VALUE_UNAVAILABLE)
-				scratch[k++] = region->duration_ns[i] > cpu[i]
-						       ? region->duration_ns[i] - cpu[i]
-						       : 0;
+		for (size_t i = 0; i < n; i++) {
+			uint64_t cpu = recording_value(region, (unsigned)result->task_clock, i);
+			uint64_t d = recording_duration(region, i);
+
+			if (cpu != ITP_VALUE_UNAVAILABLE)
+				scratch[k++] = d > cpu ? d - cpu : 0;
+		}
 		counter_summarize(scratch, k, &result->off_cpu);
 	}
 }
@@ -193,10 +194,10 @@ static void text_counter_row(FILE *out, const char *name, bool is_time,
  * the table past REPORT_WIDTH). */
 static bool is_column_shown(const struct recording_region *region, unsigned c)
 {
-	if (!region->values[c])
+	if (!region->has_values[c])
 		return false;
 	for (size_t i = 0; i < region->count; i++)
-		if (region->values[c][i] != 0)
+		if (column_get(&region->values[c], i) != 0)
 			return true;
 	return false;
 }
@@ -214,7 +215,7 @@ static void text_iterations(FILE *out, const struct recording_process *p,
 		if (shown[c])
 			fprintf(out, " %12.12s", p->counters[c].name);
 		else
-			hidden += region->values[c] != NULL;
+			hidden += region->has_values[c];
 	}
 	fputc('\n', out);
 	for (size_t i = 0; i < region->count; i++) {
@@ -223,14 +224,16 @@ static void text_iterations(FILE *out, const struct recording_process *p,
 		int64_t start = (int64_t)(region->start_ns[i] - p->header.start_ns);
 
 		fprintf(out, "      %8zu %12" PRId64 " %10s", i + 1, start,
-			stats_format_duration((double)region->duration_ns[i], buf, sizeof(buf)));
+			stats_format_duration((double)recording_duration(region, i), buf, sizeof(buf)));
 		for (unsigned c = 0; c < p->counter_count; c++) {
 			if (!shown[c])
 				continue;
-			if (region->values[c][i] == ITP_VALUE_UNAVAILABLE)
+			uint64_t v = recording_value(region, c, i);
+
+			if (v == ITP_VALUE_UNAVAILABLE)
 				fprintf(out, " %12s", "-");
 			else
-				fprintf(out, " %12" PRIu64, region->values[c][i]);
+				fprintf(out, " %12" PRIu64, v);
 		}
 		fputc('\n', out);
 	}
@@ -245,7 +248,7 @@ static uint64_t scaled_iterations(const struct recording_region *region)
 	uint64_t n = 0;
 
 	for (size_t i = 0; i < region->count; i++)
-		n += (region->flags[i] & ITP_ITER_SCALED) != 0;
+		n += (recording_flags(region, i) & ITP_ITER_SCALED) != 0;
 	return n;
 }
 
@@ -274,11 +277,11 @@ static void text_region(FILE *out, const struct recording_process *p,
 
 	bool any = false;
 	for (unsigned c = 0; c < p->counter_count; c++)
-		any |= region->values[c] != NULL;
+		any |= region->has_values[c];
 	if (any) {
 		fprintf(out, "      %-24s %14s %14s\n", "counter per iteration", "median", "total");
 		for (unsigned c = 0; c < p->counter_count; c++)
-			if (region->values[c])
+			if (region->has_values[c])
 				text_counter_row(out, p->counters[c].name,
 						 counter_is_time(&p->counters[c]),
 						 &rr->counters[c], region->count);
@@ -662,11 +665,10 @@ static json_t *json_per_iteration(const struct recording_process *p,
 		json_set(it, "index", json_u64(i + 1));
 		json_set(it, "start_ns", json_integer((json_int_t)(region->start_ns[i] -
 								 p->header.start_ns)));
-		json_set(it, "ns", json_u64(region->duration_ns[i]));
-		json_set(it, "scaled", json_boolean(region->flags[i] & ITP_ITER_SCALED));
+		json_set(it, "ns", json_u64(recording_duration(region, i)));
+		json_set(it, "scaled", json_boolean(recording_flags(region, i) & ITP_ITER_SCALED));
 		for (unsigned c = 0; c < p->counter_count; c++) {
-			uint64_t v = region->values[c] ? region->values[c][i]
-						       : ITP_VALUE_UNAVAILABLE;
+			uint64_t v = recording_value(region, c, i);
 
 			json_set(values, p->counters[c].name,
 				 v == ITP_VALUE_UNAVAILABLE ? json_null() : json_u64(v));
@@ -718,7 +720,7 @@ static json_t *json_region(const struct recording_process *p, const struct recor
 		const struct recording_counter *rc = &p->counters[c];
 		const struct counter_result *cr = &rr->counters[c];
 		json_t *jc = json_object();
-		bool has = region->values[c] && cr->available;
+		bool has = region->has_values[c] && cr->available;
 
 		if (!jc) {
 			json_failed = true;
@@ -729,7 +731,7 @@ static json_t *json_region(const struct recording_process *p, const struct recor
 		json_set(jc, "counts", json_boolean(rc->is_counting));
 		json_set(jc, "why", rc->is_counting ? json_null() : json_text(counter_why(rc)));
 		json_set(jc, "unavailable",
-			 json_u64(region->values[c] ? region->count - cr->available : region->count));
+			 json_u64(region->has_values[c] ? region->count - cr->available : region->count));
 		json_set(counters, rc->name, jc);
 	}
 	json_set(o, "counters", counters);

@@ -25,10 +25,10 @@ static void region_free(struct recording_region *region)
 {
 	free(region->name);
 	free(region->start_ns);
-	free(region->duration_ns);
-	free(region->flags);
+	column_free(&region->duration_ns);
+	column_free(&region->flags);
 	for (unsigned c = 0; c < ITP_MAX_COUNTERS; c++)
-		free(region->values[c]);
+		column_free(&region->values[c]);
 }
 
 static void thread_free(struct recording_thread *thread)
@@ -90,18 +90,12 @@ static int grow(void **ptr, size_t count, size_t size)
 	return 0;
 }
 
-/* Set every column of @region to @capacity entries (grow or shrink). */
-static int region_reserve(struct recording_region *region,
-			  const struct recording_process *process, size_t capacity)
+/* Set the start column of @region to @capacity entries (grow or shrink);
+ * the other columns grow by themselves. */
+static int region_reserve(struct recording_region *region, size_t capacity)
 {
-	if (grow((void **)&region->start_ns, capacity, sizeof(uint64_t)) ||
-	    grow((void **)&region->duration_ns, capacity, sizeof(uint64_t)) ||
-	    grow((void **)&region->flags, capacity, sizeof(uint16_t)))
+	if (grow((void **)&region->start_ns, capacity, sizeof(uint64_t)))
 		return -ENOMEM;
-	for (unsigned c = 0; c < process->counter_count; c++)
-		if (process->counters[c].is_counting &&
-		    grow((void **)&region->values[c], capacity, sizeof(uint64_t)))
-			return -ENOMEM;
 	region->capacity = capacity;
 	return 0;
 }
@@ -138,14 +132,19 @@ static int region_append(struct recording_region *region,
 	 * (region_reserve to the count), so it costs memory only while
 	 * reading. */
 	if (i == region->capacity &&
-	    region_reserve(region, process, region->capacity ? region->capacity * 2 : 256))
+	    region_reserve(region, region->capacity ? region->capacity * 2 : 256))
 		return -ENOMEM;
+	if (column_push(&region->duration_ns, rec->iteration.duration_ns) ||
+	    column_push(&region->flags, rec->iteration.flags))
+		return -ENOMEM;
+	for (unsigned c = 0; c < process->counter_count; c++) {
+		if (!process->counters[c].is_counting)
+			continue;
+		region->has_values[c] = true;
+		if (column_push(&region->values[c], rec->iteration.values[c]))
+			return -ENOMEM;
+	}
 	region->start_ns[i] = rec->iteration.start_ns;
-	region->duration_ns[i] = rec->iteration.duration_ns;
-	region->flags[i] = rec->iteration.flags;
-	for (unsigned c = 0; c < process->counter_count; c++)
-		if (region->values[c])
-			region->values[c][i] = rec->iteration.values[c];
 	if (rec->iteration.depth < region->min_depth)
 		region->min_depth = rec->iteration.depth;
 	region->count++;
@@ -250,8 +249,12 @@ static int load_thread(struct recording_process *process, struct recording_threa
 	for (unsigned i = 0; i < thread->region_count; i++) {
 		struct recording_region *region = &thread->regions[i];
 
-		if (region->count && region_reserve(region, process, region->count))
+		if (region->count && region_reserve(region, region->count))
 			return -ENOMEM;
+		column_shrink(&region->duration_ns);
+		column_shrink(&region->flags);
+		for (unsigned c = 0; c < ITP_MAX_COUNTERS; c++)
+			column_shrink(&region->values[c]);
 		if (region->min_depth == UINT32_MAX)
 			region->min_depth = 0;
 	}

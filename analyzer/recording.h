@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "column.h"
 #include "iterprof/trace-format.h"
 #include "trace-reader.h"
 
@@ -42,10 +43,10 @@ int recording_summarize(const char *path, struct recording_summary *summary,
 /*
  * The model: what a recording holds, per process image, thread and region.
  *
- * Per-iteration data is columnar (one array per field) so that 10 million
- * iterations of a region cost 16 bytes each for start and duration, plus
- * 2 for flags and 8 per counter that counts; counters that do not count
- * have no column at all.
+ * Per-iteration data is columnar (one array per field): 8 bytes for the
+ * start, and for the duration, flags and each counter that counts the
+ * narrowest width that holds its values (column.h): a counter that stays 0
+ * costs nothing, one that does not count has no column at all.
  */
 struct recording_counter {
 	char name[33];
@@ -58,19 +59,39 @@ struct recording_counter {
 	char why[81];     /* why it does not count ("" if it does) */
 };
 
-/* One region of one thread: its iterations, in the order they ended. */
+/* One region of one thread: its iterations, in the order they ended.
+ * Durations, flags and counter values are columns of the narrowest width
+ * that holds them (column.h); read them with the recording_* accessors. */
 struct recording_region {
 	char *name;
 	size_t count;
-	size_t capacity;
+	size_t capacity;       /* of start_ns */
 	uint64_t *start_ns;    /* the clock_id time stamps of the trace */
-	uint64_t *duration_ns;
-	uint16_t *flags;       /* ITP_ITER_* */
-	/* values[c][i]: delta of counter c over iteration i, or
-	 * ITP_VALUE_UNAVAILABLE; NULL for a counter that does not count */
-	uint64_t *values[ITP_MAX_COUNTERS];
+	struct column duration_ns;
+	struct column flags;   /* ITP_ITER_* */
+	/* values[c]: delta of counter c over each iteration, or
+	 * ITP_VALUE_UNAVAILABLE; only when has_values[c] (the counter counts) */
+	struct column values[ITP_MAX_COUNTERS];
+	bool has_values[ITP_MAX_COUNTERS];
 	uint32_t min_depth;    /* nesting depth: 0 = outermost */
 };
+
+static inline uint64_t recording_duration(const struct recording_region *region, size_t i)
+{
+	return column_get(&region->duration_ns, i);
+}
+
+static inline uint16_t recording_flags(const struct recording_region *region, size_t i)
+{
+	return (uint16_t)column_get(&region->flags, i);
+}
+
+/* Counter @c's delta over iteration @i, or ITP_VALUE_UNAVAILABLE. */
+static inline uint64_t recording_value(const struct recording_region *region, unsigned c,
+				       size_t i)
+{
+	return region->has_values[c] ? column_get(&region->values[c], i) : ITP_VALUE_UNAVAILABLE;
+}
 
 struct recording_thread {
 	uint32_t tid;

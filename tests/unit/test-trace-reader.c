@@ -215,12 +215,14 @@ static void test_valid_order(void)
 		CHECK(a->region_count == 1 && a->regions[0].count == 6 &&
 			      !strcmp(a->regions[0].name, "loop"),
 		      "A regions");
-		CHECK(a->regions[0].duration_ns[5] == 600 && a->regions[0].start_ns[2] == BASE_NS + 2000,
+		CHECK(recording_duration(&a->regions[0], 5) == 600 &&
+			      a->regions[0].start_ns[2] == BASE_NS + 2000,
 		      "A columns");
-		CHECK(a->regions[0].values[0] && !a->regions[0].values[1],
+		CHECK(a->regions[0].has_values[0] && !a->regions[0].has_values[1],
 		      "a column for the counting counter only");
-		CHECK(a->regions[0].values[0][4] == 450 &&
-			      a->regions[0].values[0][5] == ITP_VALUE_UNAVAILABLE,
+		CHECK(recording_value(&a->regions[0], 0, 4) == 450 &&
+			      recording_value(&a->regions[0], 0, 5) == ITP_VALUE_UNAVAILABLE &&
+			      recording_value(&a->regions[0], 1, 4) == ITP_VALUE_UNAVAILABLE,
 		      "counter column");
 		CHECK(a->note_count == 1 && strstr(a->notes[0], "EMFILE"), "note");
 		CHECK(bt->region_count == 2 && !strcmp(bt->regions[0].name, "work") &&
