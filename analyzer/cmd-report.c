@@ -10,13 +10,16 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
+#include "analysis.h"
 #include "cli.h"
 #include "recording.h"
 #include "stats.h"
@@ -28,15 +31,17 @@
 #define REPORT_HISTOGRAM_BINS 12
 
 static const char report_usage[] =
-	"usage: iterprof report [--format text|json] [--iterations] [PATH]\n"
+	"usage: iterprof report [--format text|json|csv] [--iterations] [PATH]\n"
 	"\n"
-	"Summarise a recording: per process, thread and region, the iteration\n"
-	"count, duration statistics, a histogram and the counters per iteration.\n"
+	"Analyse a recording: per process, thread and region, the warm-up and the\n"
+	"steady state, the slow iterations and the causes of their extra time\n"
+	"(doc/report.md; causes: doc/causes.md).\n"
 	"\n"
 	"  PATH             a recording directory or one trace file\n"
 	"                   (default: " REPORT_DEFAULT_PATH ")\n"
-	"  --format FORMAT  text (default) or json (doc/report-json.md)\n"
-	"  --iterations     also list every iteration\n"
+	"  --format FORMAT  text (default), json (doc/report-json.md) or csv (one\n"
+	"                   row per iteration)\n"
+	"  --iterations     also list every iteration (text, json)\n"
 	"  -h, --help       show this help\n"
 	"\n"
 	"exit status: 0 ok (a truncated trace is reported with a note), 1 failure,\n"
@@ -47,8 +52,10 @@ static const char truncated_note[] =
 static const char cut_note[] =
 	"(truncated: the file ends inside a chunk; read up to the last whole record)";
 
+enum report_format { FORMAT_TEXT, FORMAT_JSON, FORMAT_CSV };
+
 struct report_options {
-	bool is_json;
+	enum report_format format;
 	bool with_iterations;
 	const char *path;
 };
@@ -203,13 +210,15 @@ static bool is_column_shown(const struct recording_region *region, unsigned c)
 }
 
 static void text_iterations(FILE *out, const struct recording_process *p,
-			    const struct recording_region *region)
+			    const struct recording_region *region, const struct analysis *a)
 {
 	char buf[32];
 	bool shown[ITP_MAX_COUNTERS];
 	unsigned hidden = 0;
 
-	fprintf(out, "      %8s %12s %10s", "#", "start ns", "duration");
+	/* phase: its number (1 = first); slow: '*'; cause: the primary cause
+	 * of a slow or warm-up iteration's extra time */
+	fprintf(out, "      %8s %12s %10s %5s %-13s", "#", "start ns", "duration", "phase", "cause");
 	for (unsigned c = 0; c < p->counter_count; c++) {
 		shown[c] = is_column_shown(region, c);
 		if (shown[c])
@@ -223,8 +232,14 @@ static void text_iterations(FILE *out, const struct recording_process *p,
 		 * that went backwards must show as such */
 		int64_t start = (int64_t)(region->start_ns[i] - p->header.start_ns);
 
-		fprintf(out, "      %8zu %12" PRId64 " %10s", i + 1, start,
-			stats_format_duration((double)recording_duration(region, i), buf, sizeof(buf)));
+		double ns[ATTRIB_CAUSE_COUNT];
+		enum attrib_cause cause = analysis_explain(a, region, i, ns);
+
+		fprintf(out, "      %8zu %12" PRId64 " %10s %4zu%c %-13s", i + 1, start,
+			stats_format_duration((double)recording_duration(region, i), buf, sizeof(buf)),
+			a->phase_count ? analysis_phase_of(a, i) + 1 : 0,
+			analysis_is_slow(a, region, i) ? '*' : ' ',
+			cause < ATTRIB_CAUSE_COUNT ? attrib_cause_name(cause) : "-");
 		for (unsigned c = 0; c < p->counter_count; c++) {
 			if (!shown[c])
 				continue;
@@ -252,28 +267,207 @@ static uint64_t scaled_iterations(const struct recording_region *region)
 	return n;
 }
 
+/* Colour on a terminal only, and not when NO_COLOR is set
+ * (no-color.org). */
+static bool use_colour(void)
+{
+	const char *no = getenv("NO_COLOR");
+
+	return isatty(STDOUT_FILENO) && !(no && no[0]);
+}
+
+struct style {
+	const char *bold, *warn, *off;
+};
+
+/* "12" or "2-10": 1-based iteration numbers, as users count them. */
+static const char *span_text(size_t first, size_t last, char *buf, size_t len)
+{
+	if (first == last)
+		snprintf(buf, len, "%zu", first + 1);
+	else
+		snprintf(buf, len, "%zu-%zu", first + 1, last + 1);
+	return buf;
+}
+
+/* "page-faults 71 %, unexplained 29 %": the causes of @ns with a share of
+ * at least 1 %, largest first, at most @most of them. */
+static void causes_text(const double ns[ATTRIB_CAUSE_COUNT], double total, unsigned most,
+			char *buf, size_t len)
+{
+	bool used[ATTRIB_CAUSE_COUNT] = { false };
+	size_t at = 0;
+
+	buf[0] = '\0';
+	if (!(total > 0))
+		return;
+	for (unsigned k = 0; k < most; k++) {
+		int best = -1;
+
+		for (unsigned c = 0; c < ATTRIB_CAUSE_COUNT; c++)
+			if (!used[c] && ns[c] >= 0.01 * total && (best < 0 || ns[c] > ns[best]))
+				best = (int)c;
+		if (best < 0)
+			break;
+		used[best] = true;
+		at += (size_t)snprintf(buf + at, at < len ? len - at : 0, "%s%s %.0f %%",
+				       k ? ", " : "", attrib_cause_name(best),
+				       100 * ns[best] / total);
+		if (at >= len)
+			break;
+	}
+}
+
+/* What changed in the counters from phase @k to the reference, e.g.
+ * "minor-faults 257 -> 0": counts (not times, which the duration shows)
+ * whose medians differ by more than 1 and 10 %. */
+static void changes_text(const struct recording_process *p, const struct analysis *a, size_t k,
+			 char *buf, size_t len)
+{
+	const struct analysis_phase *ph = &a->phase[k], *ref = &a->phase[a->reference];
+	size_t at = 0;
+	unsigned shown = 0;
+
+	buf[0] = '\0';
+	for (unsigned c = 0; c < p->counter_count && shown < 2; c++) {
+		double x = ph->counter_median[c], y = ref->counter_median[c];
+
+		if (isnan(x) || isnan(y) || counter_is_time(&p->counters[c]) ||
+		    fabs(x - y) <= 1 || fabs(x - y) <= 0.1 * (x > y ? x : y))
+			continue;
+		at += (size_t)snprintf(buf + at, at < len ? len - at : 0, "%s%s %.6g -> %.6g",
+				       shown ? ", " : "", p->counters[c].name, x, y);
+		shown++;
+		if (at >= len)
+			break;
+	}
+}
+
+static void text_phases(FILE *out, const struct recording_process *p, const struct analysis *a)
+{
+	char span[48], median[32], causes[96], changes[96];
+
+	fprintf(out, "      %-17s %10s  %-9s %s\n", "iterations", "median", "phase",
+		"causes of the extra time (vs. the reference median)");
+	for (size_t k = 0; k < a->phase_count; k++) {
+		const struct analysis_phase *ph = &a->phase[k];
+
+		span_text(ph->first, ph->last, span, sizeof(span));
+		stats_format_duration(ph->median_ns, median, sizeof(median));
+		causes_text(ph->cause_ns, ph->excess_ns, 3, causes, sizeof(causes));
+		changes[0] = '\0';
+		if ((long)k != a->reference)
+			changes_text(p, a, k, changes, sizeof(changes));
+		fprintf(out, "      %-17s %*s%s  %-9s %s%s%s\n", span,
+			(int)(10 - stats_display_width(median)), "", median, ph->label, causes,
+			causes[0] && changes[0] ? "; " : "", changes);
+	}
+}
+
+static void text_slow(FILE *out, const struct analysis *a, const struct style *st)
+{
+	bool used[ATTRIB_CAUSE_COUNT] = { false };
+	char v[3][32], causes[160];
+
+	fprintf(out,
+		"      %sslow: %zu of %zu (%.1f %%)%s above %s (median + max(%.0f x 1.4826 x MAD, "
+		"%.0f %%, %s))\n",
+		a->slow_count ? st->warn : "", a->slow_count, a->ref_count, 100 * a->slow_rate,
+		a->slow_count ? st->off : "",
+		stats_format_duration(a->threshold_ns, v[0], sizeof(v[0])), ANALYSIS_SLOW_MADS,
+		100 * ANALYSIS_SLOW_REL, stats_format_duration(ANALYSIS_SLOW_NS, v[1], sizeof(v[1])));
+	if (!a->slow_count)
+		return;
+	/* grouped by primary cause, the most iterations first */
+	for (;;) {
+		int best = -1;
+		char examples[80];
+		size_t at = 0;
+
+		for (unsigned c = 0; c < ATTRIB_CAUSE_COUNT; c++)
+			if (!used[c] && a->cause_iterations[c] &&
+			    (best < 0 || a->cause_iterations[c] > a->cause_iterations[best]))
+				best = (int)c;
+		if (best < 0)
+			break;
+		used[best] = true;
+		examples[0] = '\0';
+		for (size_t e = 0; e < a->example_count[best] && at < sizeof(examples); e++)
+			at += (size_t)snprintf(examples + at, sizeof(examples) - at, "%s%zu",
+					       e ? ", " : "", a->examples[best][e] + 1);
+		fprintf(out, "        %-16s %8zu iteration%s %10s extra (%s%s)\n",
+			attrib_cause_name(best), a->cause_iterations[best],
+			a->cause_iterations[best] == 1 ? " " : "s",
+			stats_format_duration(a->cause_ns[best], v[2], sizeof(v[2])),
+			a->cause_iterations[best] > a->example_count[best] ? "e.g. iterations "
+			: a->example_count[best] == 1			  ? "iteration "
+									  : "iterations ",
+			examples);
+	}
+	causes_text(a->cause_ns, a->slow_excess_ns, 6, causes, sizeof(causes));
+	fprintf(out, "        their extra time %s: %s\n",
+		stats_format_duration(a->slow_excess_ns, v[2], sizeof(v[2])), causes);
+}
+
+/* The per-event costs the causes used, and where they came from. */
+static void text_costs(FILE *out, const struct analysis *a)
+{
+	const char *sep = "      cost per event: ";
+	char v[32];
+
+	for (unsigned k = 0; k < ATTRIB_COST_COUNT; k++) {
+		if (!a->model.cost_samples[k])
+			continue;
+		fprintf(out, "%s%s %s (from %zu iterations of the trace)", sep,
+			attrib_cost_name(k), stats_format_duration(a->model.cost_ns[k], v, sizeof(v)),
+			a->model.cost_samples[k]);
+		sep = ", ";
+	}
+	if (sep[0] == ',')
+		fputc('\n', out);
+}
+
 static void text_region(FILE *out, const struct recording_process *p,
 			const struct recording_region *region, const struct region_result *rr,
-			bool with_iterations)
+			const struct analysis *a, bool with_iterations, const struct style *st)
 {
 	char v[7][32];
-	const struct stats_summary *s = &rr->duration;
+	const struct stats_summary *s = &rr->duration, *r = &a->ref_stats;
 
 	fputs("    region \"", out);
 	print_clean(out, region->name);
-	fprintf(out, "\": %zu iteration%s\n", region->count, region->count == 1 ? "" : "s");
+	fprintf(out, "\": %zu iteration%s, %s%s%s\n", region->count, region->count == 1 ? "" : "s",
+		st->bold, phases_class_name(a->classification), st->off);
 	if (!region->count)
 		return;
-	fprintf(out, "      min %s  median %s  mean %s  p90 %s  p99 %s  max %s  MAD %s\n",
-		stats_format_duration((double)s->min, v[0], sizeof(v[0])),
-		stats_format_duration(s->median, v[1], sizeof(v[1])),
-		stats_format_duration(s->mean, v[2], sizeof(v[2])),
-		stats_format_duration(s->p90, v[3], sizeof(v[3])),
-		stats_format_duration(s->p99, v[4], sizeof(v[4])),
-		stats_format_duration((double)s->max, v[5], sizeof(v[5])),
-		stats_format_duration(s->mad, v[6], sizeof(v[6])));
-	fputs("      duration histogram (log-spaced bins):\n", out);
-	stats_histogram_print(&rr->histogram, out, "        ", REPORT_WIDTH);
+	fprintf(out, "      %s%s%s\n", st->bold, a->verdict, st->off);
+	if (a->phase_count > 1)
+		text_phases(out, p, a);
+	{
+		char span[48];
+
+		fprintf(out, "      %s (iterations %s): median %s  MAD %s  p95 %s  p99 %s  min %s  max %s\n",
+			a->steady >= 0 ? "steady state" : a->reference >= 0 ? "last phase" : "all",
+			span_text(a->ref_first, a->ref_last, span, sizeof(span)),
+			stats_format_duration(r->median, v[0], sizeof(v[0])),
+			stats_format_duration(r->mad, v[1], sizeof(v[1])),
+			stats_format_duration(a->p95_ns, v[2], sizeof(v[2])),
+			stats_format_duration(r->p99, v[3], sizeof(v[3])),
+			stats_format_duration((double)r->min, v[4], sizeof(v[4])),
+			stats_format_duration((double)r->max, v[5], sizeof(v[5])));
+	}
+	fputs("      histogram of those iterations (log-spaced bins):\n", out);
+	stats_histogram_print(&a->histogram, out, "        ", REPORT_WIDTH);
+	if (a->has_threshold)
+		text_slow(out, a, st);
+	text_costs(out, a);
+	if (a->phase_count > 1)
+		fprintf(out, "      all iterations: min %s  median %s  mean %s  p99 %s  max %s\n",
+			stats_format_duration((double)s->min, v[0], sizeof(v[0])),
+			stats_format_duration(s->median, v[1], sizeof(v[1])),
+			stats_format_duration(s->mean, v[2], sizeof(v[2])),
+			stats_format_duration(s->p99, v[3], sizeof(v[3])),
+			stats_format_duration((double)s->max, v[4], sizeof(v[4])));
 
 	bool any = false;
 	for (unsigned c = 0; c < p->counter_count; c++)
@@ -294,7 +488,7 @@ static void text_region(FILE *out, const struct recording_process *p,
 				scaled_iterations(region), region->count);
 	}
 	if (with_iterations)
-		text_iterations(out, p, region);
+		text_iterations(out, p, region, a);
 }
 
 static void text_process(FILE *out, const struct recording_process *p)
@@ -417,23 +611,28 @@ static void text_process(FILE *out, const struct recording_process *p)
 			p->lost_records);
 }
 
-static int report_text(FILE *out, const struct recording *rec, bool with_iterations)
+static int report_text(FILE *out, const struct recording *rec, bool with_iterations,
+		       bool colour)
 {
+	static const struct style plain = { "", "", "" }, ansi = { "\033[1m", "\033[1;31m", "\033[0m" };
+	const struct style *st = colour ? &ansi : &plain;
 	uint64_t *scratch = NULL;
 	size_t most = max_region_count(rec);
 	struct region_result *rr = malloc(sizeof(*rr));
+	struct analysis a;
+	int err = 0;
 
 	if (!rr || (most && !(scratch = malloc(most * sizeof(*scratch))))) {
 		free(rr);
 		return -ENOMEM;
 	}
-	for (unsigned pi = 0; pi < rec->process_count; pi++) {
+	for (unsigned pi = 0; pi < rec->process_count && !err; pi++) {
 		const struct recording_process *p = &rec->processes[pi];
 
 		if (pi)
 			fputc('\n', out);
 		text_process(out, p);
-		for (unsigned ti = 0; ti < p->thread_count; ti++) {
+		for (unsigned ti = 0; ti < p->thread_count && !err; ti++) {
 			const struct recording_thread *t = &p->threads[ti];
 
 			fprintf(out, "\n  thread %" PRIu32 " \"", t->tid);
@@ -449,15 +648,19 @@ static int report_text(FILE *out, const struct recording *rec, bool with_iterati
 				print_clean(out, t->notes[n]);
 				fputc('\n', out);
 			}
-			for (unsigned ri = 0; ri < t->region_count; ri++) {
+			for (unsigned ri = 0; ri < t->region_count && !err; ri++) {
 				region_compute(p, &t->regions[ri], scratch, rr);
-				text_region(out, p, &t->regions[ri], rr, with_iterations);
+				err = analysis_run(p, &t->regions[ri], &a);
+				if (err)
+					break;
+				text_region(out, p, &t->regions[ri], rr, &a, with_iterations, st);
+				analysis_free(&a);
 			}
 		}
 	}
 	free(scratch);
 	free(rr);
-	return 0;
+	return err;
 }
 
 /* ------------------------------------------------------------------------
@@ -646,8 +849,19 @@ static json_t *json_process(const struct recording_process *p)
 	return o;
 }
 
+/* {cause: fraction of the excess} of the causes with a part. */
+static json_t *json_shares(const double ns[ATTRIB_CAUSE_COUNT], double total)
+{
+	json_t *o = json_object();
+
+	for (unsigned c = 0; o && c < ATTRIB_CAUSE_COUNT && total > 0; c++)
+		if (ns[c] > 0)
+			json_set(o, attrib_cause_name(c), json_real(ns[c] / total));
+	return o;
+}
+
 static json_t *json_per_iteration(const struct recording_process *p,
-				  const struct recording_region *region)
+				  const struct recording_region *region, const struct analysis *a)
 {
 	json_t *list = json_array();
 
@@ -655,6 +869,8 @@ static json_t *json_per_iteration(const struct recording_process *p,
 		return NULL;
 	for (size_t i = 0; i < region->count && !json_failed; i++) {
 		json_t *it = json_object(), *values = json_object();
+		double ns[ATTRIB_CAUSE_COUNT], excess = 0;
+		enum attrib_cause cause = analysis_explain(a, region, i, ns);
 
 		if (!it || !values) {
 			json_decref(it);
@@ -662,10 +878,17 @@ static json_t *json_per_iteration(const struct recording_process *p,
 			json_failed = true;
 			break;
 		}
+		for (unsigned c = 0; c < ATTRIB_CAUSE_COUNT; c++)
+			excess += ns[c];
 		json_set(it, "index", json_u64(i + 1));
 		json_set(it, "start_ns", json_integer((json_int_t)(region->start_ns[i] -
 								 p->header.start_ns)));
 		json_set(it, "ns", json_u64(recording_duration(region, i)));
+		json_set(it, "phase", a->phase_count ? json_u64(analysis_phase_of(a, i)) : json_null());
+		json_set(it, "slow", json_boolean(analysis_is_slow(a, region, i)));
+		json_set(it, "cause", cause < ATTRIB_CAUSE_COUNT ? json_string(attrib_cause_name(cause))
+								: json_null());
+		json_set(it, "shares", json_shares(ns, excess));
 		json_set(it, "scaled", json_boolean(recording_flags(region, i) & ITP_ITER_SCALED));
 		for (unsigned c = 0; c < p->counter_count; c++) {
 			uint64_t v = recording_value(region, c, i);
@@ -679,9 +902,74 @@ static json_t *json_per_iteration(const struct recording_process *p,
 	return list;
 }
 
+/* classification, steady_state, reference, phases, slow, causes,
+ * cost_estimates, verdict: what analysis.c concluded. */
+static void json_analysis(json_t *o, const struct recording_process *p, const struct analysis *a)
+{
+	json_t *phases = json_array(), *slow = json_object(), *causes = json_object(),
+	       *costs = json_object(), *ref = json_object();
+
+	json_set(o, "classification", json_string(phases_class_name(a->classification)));
+	if (ref && a->ref_count) {
+		json_set(ref, "first", json_u64(a->ref_first + 1));
+		json_set(ref, "last", json_u64(a->ref_last + 1));
+		json_set(ref, "median_ns", json_real(a->ref_stats.median));
+		json_set(ref, "mad_ns", json_real(a->ref_stats.mad));
+		json_set(ref, "p95_ns", json_real(a->p95_ns));
+		json_set(ref, "p99_ns", json_real(a->ref_stats.p99));
+	}
+	json_set(o, "steady_state", a->steady >= 0 ? json_deep_copy(ref) : json_null());
+	json_set(o, "reference", a->ref_count ? ref : (json_decref(ref), json_null()));
+	for (size_t k = 0; phases && k < a->phase_count; k++) {
+		const struct analysis_phase *ph = &a->phase[k];
+		json_t *jp = json_object(), *counters = json_object();
+
+		json_set(jp, "first", json_u64(ph->first + 1));
+		json_set(jp, "last", json_u64(ph->last + 1));
+		json_set(jp, "median_ns", json_real(ph->median_ns));
+		json_set(jp, "label", json_string(ph->label));
+		json_set(jp, "excess_ns", json_real(ph->excess_ns));
+		json_set(jp, "causes", json_shares(ph->cause_ns, ph->excess_ns));
+		for (unsigned c = 0; counters && c < p->counter_count; c++)
+			json_set(counters, p->counters[c].name,
+				 isnan(ph->counter_median[c]) ? json_null()
+							      : json_real(ph->counter_median[c]));
+		json_set(jp, "counter_medians", counters);
+		json_add(phases, jp);
+	}
+	json_set(o, "phases", phases);
+	json_set(slow, "count", json_u64(a->slow_count));
+	json_set(slow, "rate", json_real(a->slow_rate));
+	json_set(slow, "threshold_ns", a->has_threshold ? json_real(a->threshold_ns) : json_null());
+	json_set(slow, "excess_ns", json_real(a->slow_excess_ns));
+	json_set(o, "slow", slow);
+	for (unsigned c = 0; causes && c < ATTRIB_CAUSE_COUNT; c++) {
+		json_t *jc = json_object();
+
+		json_set(jc, "iterations", json_u64(a->cause_iterations[c]));
+		json_set(jc, "excess_ns", json_real(a->cause_ns[c]));
+		json_set(causes, attrib_cause_name(c), jc);
+	}
+	json_set(o, "causes", causes);
+	for (unsigned k = 0; costs && k < ATTRIB_COST_COUNT; k++) {
+		json_t *jc = json_object();
+		char key[32];
+
+		snprintf(key, sizeof(key), "%s", attrib_cost_name(k));
+		for (char *c = key; *c; c++)
+			*c = *c == ' ' ? '_' : *c;
+		json_set(jc, "ns", json_real(a->model.cost_ns[k]));
+		json_set(jc, "source", json_string(a->model.cost_samples[k] ? "trace" : "calibration"));
+		json_set(jc, "iterations", json_u64(a->model.cost_samples[k]));
+		json_set(costs, key, jc);
+	}
+	json_set(o, "cost_estimates", costs);
+	json_set(o, "verdict", json_string(a->verdict));
+}
+
 static json_t *json_region(const struct recording_process *p, const struct recording_thread *t,
 			   const struct recording_region *region, const struct region_result *rr,
-			   bool with_iterations)
+			   const struct analysis *a, bool with_iterations)
 {
 	json_t *o = json_object(), *counters = json_object();
 	const struct stats_summary *s = &rr->duration;
@@ -699,6 +987,7 @@ static json_t *json_region(const struct recording_process *p, const struct recor
 	json_set(o, "depth", json_u64(region->min_depth));
 	json_set(o, "iterations", json_u64(region->count));
 	json_set(o, "scaled_iterations", json_u64(scaled_iterations(region)));
+	json_analysis(o, p, a);
 	if (region->count) {
 		json_t *js = json_object();
 
@@ -751,7 +1040,7 @@ static json_t *json_region(const struct recording_process *p, const struct recor
 	json_set(o, "lost_records", json_u64(t->lost_records));
 	json_set(o, "truncated", json_boolean(p->is_truncated));
 	if (with_iterations)
-		json_set(o, "per_iteration", json_per_iteration(p, region));
+		json_set(o, "per_iteration", json_per_iteration(p, region, a));
 	return o;
 }
 
@@ -781,9 +1070,16 @@ static int report_json(FILE *out, const struct recording *rec, bool with_iterati
 			const struct recording_thread *t = &p->threads[ti];
 
 			for (unsigned ri = 0; ri < t->region_count && !json_failed; ri++) {
+				struct analysis a;
+
 				region_compute(p, &t->regions[ri], scratch, rr);
-				json_add(regions,
-					 json_region(p, t, &t->regions[ri], rr, with_iterations));
+				if (analysis_run(p, &t->regions[ri], &a)) {
+					json_failed = true;
+					break;
+				}
+				json_add(regions, json_region(p, t, &t->regions[ri], rr, &a,
+							      with_iterations));
+				analysis_free(&a);
 			}
 		}
 	}
@@ -801,6 +1097,106 @@ out:
 	free(scratch);
 	free(rr);
 	return err;
+}
+
+/* ------------------------------------------------------------------------
+ * CSV: one row per iteration of every region (RFC 4180: fields with a
+ * comma, quote or line break are quoted, quotes doubled).
+ */
+
+static void csv_field(FILE *out, const char *s)
+{
+	if (!strpbrk(s, ",\"\r\n")) {
+		fputs(s, out);
+		return;
+	}
+	fputc('"', out);
+	for (; *s; s++) {
+		if (*s == '"')
+			fputc('"', out);
+		fputc(*s, out);
+	}
+	fputc('"', out);
+}
+
+static int report_csv(FILE *out, const struct recording *rec)
+{
+	/* The columns are the same for every row: the counters of the
+	 * union of the processes' counter tables, by name. */
+	const char *names[ITP_MAX_COUNTERS * 4];
+	unsigned name_count = 0;
+
+	for (unsigned pi = 0; pi < rec->process_count; pi++)
+		for (unsigned c = 0; c < rec->processes[pi].counter_count; c++) {
+			const char *name = rec->processes[pi].counters[c].name;
+			bool seen = false;
+
+			for (unsigned k = 0; k < name_count; k++)
+				seen |= !strcmp(names[k], name);
+			if (!seen && name_count < sizeof(names) / sizeof(names[0]))
+				names[name_count++] = name;
+		}
+	fputs("pid,exec_generation,tid,thread_name,region,index,start_ns,ns,phase,phase_label,slow,"
+	      "cause", out);
+	for (unsigned k = 0; k < name_count; k++) {
+		fputc(',', out);
+		csv_field(out, names[k]);
+	}
+	fputc('\n', out);
+	for (unsigned pi = 0; pi < rec->process_count; pi++) {
+		const struct recording_process *p = &rec->processes[pi];
+		int column[ITP_MAX_COUNTERS * 4];
+
+		for (unsigned k = 0; k < name_count; k++) {
+			column[k] = -1;
+			for (unsigned c = 0; c < p->counter_count; c++)
+				if (!strcmp(p->counters[c].name, names[k]))
+					column[k] = (int)c;
+		}
+		for (unsigned ti = 0; ti < p->thread_count; ti++) {
+			const struct recording_thread *t = &p->threads[ti];
+
+			for (unsigned ri = 0; ri < t->region_count; ri++) {
+				const struct recording_region *r = &t->regions[ri];
+				struct analysis a;
+
+				if (analysis_run(p, r, &a))
+					return -ENOMEM;
+				for (size_t i = 0; i < r->count; i++) {
+					double ns[ATTRIB_CAUSE_COUNT];
+					enum attrib_cause cause = analysis_explain(&a, r, i, ns);
+					size_t ph = a.phase_count ? analysis_phase_of(&a, i) : 0;
+
+					fprintf(out, "%" PRIu32 ",%" PRIu32 ",%" PRIu32 ",", p->header.pid,
+						p->header.exec_generation, t->tid);
+					csv_field(out, t->name);
+					fputc(',', out);
+					csv_field(out, r->name);
+					fprintf(out, ",%zu,%" PRId64 ",%" PRIu64 ",", i + 1,
+						(int64_t)(r->start_ns[i] - p->header.start_ns),
+						recording_duration(r, i));
+					if (a.phase_count)
+						fprintf(out, "%zu,%s", ph, a.phase[ph].label);
+					else
+						fputc(',', out);
+					fprintf(out, ",%d,%s", analysis_is_slow(&a, r, i),
+						cause < ATTRIB_CAUSE_COUNT ? attrib_cause_name(cause) : "");
+					for (unsigned k = 0; k < name_count; k++) {
+						uint64_t v = column[k] < 0 ? ITP_VALUE_UNAVAILABLE
+									   : recording_value(r, (unsigned)column[k], i);
+
+						if (v == ITP_VALUE_UNAVAILABLE)
+							fputc(',', out);
+						else
+							fprintf(out, ",%" PRIu64, v);
+					}
+					fputc('\n', out);
+				}
+				analysis_free(&a);
+			}
+		}
+	}
+	return 0;
 }
 
 /* ------------------------------------------------------------------------
@@ -825,12 +1221,14 @@ static int parse_options(int argc, char **argv, struct report_options *opt)
 		switch (c) {
 		case 'f':
 			if (!strcmp(optarg, "json")) {
-				opt->is_json = true;
+				opt->format = FORMAT_JSON;
 			} else if (!strcmp(optarg, "text")) {
-				opt->is_json = false;
+				opt->format = FORMAT_TEXT;
+			} else if (!strcmp(optarg, "csv")) {
+				opt->format = FORMAT_CSV;
 			} else {
-				cli_error("report: unknown format '%s' (use --format text or "
-					  "--format json)",
+				cli_error("report: unknown format '%s' (use --format text, json "
+					  "or csv)",
 					  optarg);
 				return CLI_EXIT_BAD_INPUT;
 			}
@@ -843,7 +1241,7 @@ static int parse_options(int argc, char **argv, struct report_options *opt)
 			return -1;
 		default:
 			if (optopt == 'f')
-				cli_error("report: --format needs a value (text or json)");
+				cli_error("report: --format needs a value (text, json or csv)");
 			else
 				cli_error("report: unknown option '%s' (run 'iterprof report "
 					  "--help')",
@@ -896,8 +1294,16 @@ int cmd_report(int argc, char **argv)
 		cli_error("%s%s", why, open_hint(err));
 		return err == -ENOMEM ? CLI_EXIT_FAILURE : CLI_EXIT_BAD_INPUT;
 	}
-	err = opt.is_json ? report_json(stdout, rec, opt.with_iterations)
-			  : report_text(stdout, rec, opt.with_iterations);
+	switch (opt.format) {
+	case FORMAT_JSON:
+		err = report_json(stdout, rec, opt.with_iterations);
+		break;
+	case FORMAT_CSV:
+		err = report_csv(stdout, rec);
+		break;
+	default:
+		err = report_text(stdout, rec, opt.with_iterations, use_colour());
+	}
 	recording_free(rec);
 	if (err == -ENOMEM) {
 		cli_error("report: out of memory (report fewer iterations, or on a "

@@ -47,6 +47,32 @@ static int is_close(const struct phases_options *o, double a, double b)
 	return fabs(a - b) <= (tolerance > o->tolerance_ns ? tolerance : o->tolerance_ns);
 }
 
+void phases_classify(struct phases *p, size_t n, const struct phases_options *options)
+{
+	static const struct phases_options defaults = PHASES_OPTIONS_DEFAULT;
+	const struct phases_options *o = options ? options : &defaults;
+	const struct phase *last;
+	int faster_before = 0;
+
+	p->steady = -1;
+	if (!p->count) {
+		p->classification = PHASES_TOO_FEW;
+		return;
+	}
+	last = &p->phase[p->count - 1];
+	for (size_t i = 0; i + 1 < p->count; i++)
+		faster_before |= p->phase[i].median_ns < last->median_ns &&
+				 !is_close(o, p->phase[i].median_ns, last->median_ns);
+	if (p->count == 1)
+		p->classification = PHASES_FLAT;
+	else if ((last->last - last->first + 1) * 4 < n)
+		p->classification = PHASES_NO_STEADY_STATE;
+	else
+		p->classification = faster_before ? PHASES_SLOWDOWN : PHASES_WARMUP;
+	if (p->classification != PHASES_NO_STEADY_STATE)
+		p->steady = (long)p->count - 1;
+}
+
 int phases_find(const uint64_t *ns, size_t n, const struct phases_options *options,
 		struct phases *p)
 {
@@ -141,22 +167,7 @@ int phases_find(const uint64_t *ns, size_t n, const struct phases_options *optio
 			i++;
 		}
 	}
-	{
-		const struct phase *last = &p->phase[p->count - 1];
-		int faster_before = 0;
-
-		for (size_t i = 0; i + 1 < p->count; i++)
-			faster_before |= p->phase[i].median_ns < last->median_ns &&
-					 !is_close(o, p->phase[i].median_ns, last->median_ns);
-		if (p->count == 1)
-			p->classification = PHASES_FLAT;
-		else if ((last->last - last->first + 1) * 4 < n)
-			p->classification = PHASES_NO_STEADY_STATE;
-		else
-			p->classification = faster_before ? PHASES_SLOWDOWN : PHASES_WARMUP;
-		if (p->classification != PHASES_NO_STEADY_STATE)
-			p->steady = (long)p->count - 1;
-	}
+	phases_classify(p, n, o);
 	err = 0;
 done:
 	free(out);

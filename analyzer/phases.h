@@ -67,4 +67,9 @@ int phases_find(const uint64_t *ns, size_t n, const struct phases_options *optio
 		struct phases *out);
 void phases_free(struct phases *p);
 
+/* Step 4 alone: classify @p's phases (spans and medians set) of a stream
+ * of @n iterations and set its steady phase; for callers that changed the
+ * phases (recomputed medians, split one). */
+void phases_classify(struct phases *p, size_t n, const struct phases_options *options);
+
 #endif /* ITERPROF_PHASES_H */

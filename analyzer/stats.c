@@ -322,3 +322,35 @@ void stats_histogram_print(const struct stats_histogram *h, FILE *out, const cha
 		fprintf(out, "| %*llu\n", (int)count_width, (unsigned long long)h->count[b]);
 	}
 }
+
+uint64_t stats_select(uint64_t *v, size_t n, size_t k)
+{
+	size_t lo = 0, hi = n - 1;
+
+	/* Quickselect with a median-of-three pivot and a three-way partition:
+	 * expected O(n), and sorted blocks or many equal values (common in
+	 * iteration times on a coarse clock) do not degrade it. The pivot is
+	 * a value of the range, so the "equal" part is never empty. */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2, lt = lo, gt = hi, i = lo;
+		uint64_t a = v[lo], b = v[mid], c = v[hi], pivot, t;
+
+		pivot = a < b ? (b < c ? b : (a < c ? c : a)) : (a < c ? a : (b < c ? c : b));
+		while (i <= gt) {
+			if (v[i] < pivot) {
+				t = v[lt], v[lt++] = v[i], v[i++] = t;
+			} else if (v[i] > pivot) {
+				t = v[gt], v[gt--] = v[i], v[i] = t;
+			} else {
+				i++;
+			}
+		}
+		if (k < lt)
+			hi = lt - 1;
+		else if (k > gt)
+			lo = gt + 1;
+		else
+			return pivot;
+	}
+	return v[k];
+}

@@ -52,6 +52,10 @@ double stats_quantile_sorted(const uint64_t *sorted, size_t n, double q);
  * -ENOMEM. */
 int stats_quantile(const uint64_t *values, size_t n, double q, double *result);
 
+/* The @k-th smallest (0-based, k < n) of @n >= 1 values, found by
+ * reordering them in place (expected O(n)). */
+uint64_t stats_select(uint64_t *values, size_t n, size_t k);
+
 /* MAD of @n >= 1 sorted values around their median. O(n), no allocation. */
 double stats_mad_sorted(const uint64_t *sorted, size_t n);
 

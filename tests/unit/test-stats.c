@@ -8,6 +8,7 @@
 
 #include "stats.h"
 
+#include "synthetic.h"
 #include "unit-test.h"
 
 static int near(double a, double b)
@@ -241,8 +242,37 @@ static void test_format(void)
 	CHECK(stats_display_width("1.23 µs") == 7, "display width");
 }
 
+/* stats_select against a sort, on shapes quickselect handles badly when
+ * written carelessly: sorted, reversed, constant, two values. */
+static void test_select(void)
+{
+	enum { N = 1001 };
+	static uint64_t v[N], sorted[N];
+
+	for (unsigned shape = 0; shape < 5; shape++) {
+		synthetic_seed(shape + 1);
+		for (size_t i = 0; i < N; i++)
+			v[i] = shape == 0   ? (uint64_t)(synthetic_uniform() * 1e6)
+			       : shape == 1 ? i
+			       : shape == 2 ? N - i
+			       : shape == 3 ? 42
+					    : (uint64_t)(synthetic_uniform() < 0.5 ? 1 : 9);
+		memcpy(sorted, v, sizeof(v));
+		stats_sort(sorted, N);
+		for (size_t k = 0; k < N; k += 37) {
+			uint64_t copy[N];
+
+			memcpy(copy, v, sizeof(v));
+			CHECK(stats_select(copy, N, k) == sorted[k], "shape %u k %zu", shape, k);
+		}
+		memcpy(sorted, v, sizeof(v));
+		CHECK(stats_select(sorted, 1, 0) == v[0], "one value");
+	}
+}
+
 int main(void)
 {
+	test_select();
 	test_single();
 	test_odd();
 	test_even();

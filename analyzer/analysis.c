@@ -1,0 +1,519 @@
+/*
+ * analysis: see analysis.h for the steps.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "analysis.h"
+
+/* ------------------------------------------------------------------------
+ * Signals: which counter of the trace feeds which signal of attrib.h.
+ */
+
+/* A `record -e` event's name as perf or libpfm4 spell it, without a PMU
+ * prefix ("arm_ac57::") and a mode suffix (":u"), lower case. */
+static void event_base_name(const char *name, char *out, size_t len)
+{
+	const char *p = strstr(name, "::");
+	size_t i = 0;
+
+	if (p)
+		name = p + 2;
+	for (; *name && i + 1 < len; name++) {
+		if (name[0] == ':' && (name[1] == 'u' || name[1] == 'k') && !name[2])
+			break;
+		out[i++] = (char)tolower((unsigned char)*name);
+	}
+	out[i] = '\0';
+}
+
+static bool name_in(const char *name, const char *const *list)
+{
+	for (; *list; list++)
+		if (!strcmp(name, *list))
+			return true;
+	return false;
+}
+
+static void map_signals(const struct recording_process *p, int signal_counter[])
+{
+	static const char *const instructions[] = { "instructions", "inst_retired",
+						    "inst_retired:any", "inst_retired:any_p",
+						    NULL };
+	static const char *const cycles[] = { "cycles", "cpu-cycles", "cpu_cycles",
+					      "cpu_clk_unhalted:thread", NULL };
+	static const char *const cache_misses[] = { "cache-misses", "llc-load-misses",
+						    "ll_cache_miss_rd", "longest_lat_cache:miss",
+						    "llc_misses", NULL };
+	static const struct {
+		enum attrib_signal signal;
+		uint16_t id;
+	} by_id[] = {
+		{ ATTRIB_SIG_CPU_NS, ITP_COUNTER_TASK_CLOCK },
+		{ ATTRIB_SIG_RUN_DELAY_NS, ITP_COUNTER_RUN_DELAY },
+		{ ATTRIB_SIG_MINOR_FAULTS, ITP_COUNTER_MINOR_FAULTS },
+		{ ATTRIB_SIG_MAJOR_FAULTS, ITP_COUNTER_MAJOR_FAULTS },
+		{ ATTRIB_SIG_VOLUNTARY, ITP_COUNTER_VOLUNTARY_SWITCHES },
+		{ ATTRIB_SIG_INVOLUNTARY, ITP_COUNTER_INVOLUNTARY_SWITCHES },
+		{ ATTRIB_SIG_SWITCHES, ITP_COUNTER_CONTEXT_SWITCHES },
+		{ ATTRIB_SIG_MIGRATIONS, ITP_COUNTER_MIGRATIONS },
+	};
+
+	for (unsigned s = 0; s < ATTRIB_SIGNAL_COUNT; s++)
+		signal_counter[s] = -1;
+	for (size_t k = 0; k < sizeof(by_id) / sizeof(by_id[0]); k++)
+		signal_counter[by_id[k].signal] = recording_counter_index(p, by_id[k].id);
+	for (unsigned c = 0; c < p->counter_count; c++) {
+		char base[sizeof(p->counters[c].name)];
+		enum attrib_signal s;
+
+		if (p->counters[c].id != ITP_COUNTER_EVENT || !p->counters[c].is_counting)
+			continue;
+		event_base_name(p->counters[c].name, base, sizeof(base));
+		if (name_in(base, instructions))
+			s = ATTRIB_SIG_INSTRUCTIONS;
+		else if (name_in(base, cycles))
+			s = ATTRIB_SIG_CYCLES;
+		else if (name_in(base, cache_misses))
+			s = ATTRIB_SIG_CACHE_MISSES;
+		else
+			continue;
+		if (signal_counter[s] < 0)
+			signal_counter[s] = (int)c;
+	}
+}
+
+static void sample_of(const struct analysis *a, const struct recording_region *r, size_t i,
+		      struct attrib_sample *s)
+{
+	s->duration_ns = (double)recording_duration(r, i);
+	for (unsigned k = 0; k < ATTRIB_SIGNAL_COUNT; k++) {
+		uint64_t v = a->signal_counter[k] < 0
+				     ? ITP_VALUE_UNAVAILABLE
+				     : recording_value(r, (unsigned)a->signal_counter[k], i);
+
+		s->signal[k] = v == ITP_VALUE_UNAVAILABLE ? NAN : (double)v;
+	}
+	s->is_warmup = i < a->ref_first;
+	s->is_first = i == 0;
+}
+
+/* ------------------------------------------------------------------------
+ * Phases.
+ */
+
+/* The durations to segment: every one, or the head and block medians
+ * (analysis.h). *@block is 0 for the first, else the block length. */
+static int phase_series(const struct recording_region *r, uint64_t *scratch, uint64_t **series,
+			size_t *m, size_t *block)
+{
+	size_t n = r->count, b, blocks, head = ANALYSIS_HEAD;
+	uint64_t *s;
+
+	if (n <= ANALYSIS_RAW_LIMIT) {
+		column_get_range(&r->duration_ns, 0, n, scratch);
+		*series = scratch;
+		*m = n;
+		*block = 0;
+		return 0;
+	}
+	b = (n - head + ANALYSIS_BLOCKS - 1) / ANALYSIS_BLOCKS;
+	blocks = (n - head + b - 1) / b;
+	s = malloc((head + blocks) * sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	column_get_range(&r->duration_ns, 0, head, s);
+	for (size_t k = 0; k < blocks; k++) {
+		size_t first = head + k * b, len = first + b <= n ? b : n - first;
+
+		column_get_range(&r->duration_ns, first, len, scratch);
+		s[head + k] = stats_select(scratch, len, len / 2);
+	}
+	*series = s;
+	*m = head + blocks;
+	*block = b;
+	return 0;
+}
+
+/* Iteration span of series index @j. */
+static size_t span_first(size_t j, size_t block)
+{
+	return !block || j < ANALYSIS_HEAD ? j : ANALYSIS_HEAD + (j - ANALYSIS_HEAD) * block;
+}
+
+static size_t span_last(size_t j, size_t block, size_t n)
+{
+	size_t last;
+
+	if (!block || j < ANALYSIS_HEAD)
+		return j;
+	last = ANALYSIS_HEAD + (j - ANALYSIS_HEAD + 1) * block - 1;
+	return last < n ? last : n - 1;
+}
+
+/* Sort the durations of iterations @first..@last into @scratch. */
+static size_t sorted_span(const struct recording_region *r, size_t first, size_t last,
+			  uint64_t *scratch)
+{
+	size_t len = last - first + 1;
+
+	column_get_range(&r->duration_ns, first, len, scratch);
+	stats_sort(scratch, len);
+	return len;
+}
+
+/* Median of counter @c over at most ANALYSIS_SAMPLE evenly spaced
+ * iterations of @first..@last; NAN if none has a value. */
+static double counter_median(const struct recording_region *r, unsigned c, size_t first,
+			     size_t last, uint64_t *scratch)
+{
+	size_t len = last - first + 1, stride = (len + ANALYSIS_SAMPLE - 1) / ANALYSIS_SAMPLE,
+	       k = 0;
+
+	if (!r->has_values[c])
+		return NAN;
+	for (size_t i = first; i <= last; i += stride) {
+		uint64_t v = column_get(&r->values[c], i);
+
+		if (v != ITP_VALUE_UNAVAILABLE)
+			scratch[k++] = v;
+	}
+	if (!k)
+		return NAN;
+	stats_sort(scratch, k);
+	return stats_quantile_sorted(scratch, k, 0.5);
+}
+
+static int find_phases(struct analysis *a, const struct recording_region *r, uint64_t *scratch)
+{
+	size_t n = r->count, m, block;
+	uint64_t *series;
+	struct phases ph;
+	struct phases as_phases;
+	struct phase *spans;
+	bool split;
+	int err;
+
+	err = phase_series(r, scratch, &series, &m, &block);
+	if (err)
+		return err;
+	err = phases_find(series, m, NULL, &ph);
+	if (series != scratch)
+		free(series);
+	if (err)
+		return err;
+	a->classification = ph.classification;
+	if (ph.classification == PHASES_TOO_FEW) {
+		phases_free(&ph);
+		return 0;
+	}
+	for (size_t k = 0; k < ph.count; k++) {
+		ph.phase[k].first = span_first(ph.phase[k].first, block);
+		ph.phase[k].last = span_last(ph.phase[k].last, block, n);
+	}
+	/* A first call far above the rest of its phase is a phase of its
+	 * own (phases_find sets a lone far-out value aside as an outlier). */
+	split = ph.phase[0].last > 0 &&
+		(double)recording_duration(r, 0) > 2 * ph.phase[0].median_ns &&
+		(double)recording_duration(r, 0) > ph.phase[0].median_ns + ANALYSIS_SLOW_NS;
+	spans = malloc((ph.count + split) * sizeof(*spans));
+	a->phase = calloc(ph.count + split, sizeof(*a->phase));
+	if (!spans || !a->phase) {
+		free(spans);
+		phases_free(&ph);
+		return -ENOMEM;
+	}
+	if (split) {
+		spans[0] = (struct phase){ .first = 0, .last = 0 };
+		ph.phase[0].first = 1;
+	}
+	memcpy(spans + split, ph.phase, ph.count * sizeof(*spans));
+	as_phases = (struct phases){ .count = ph.count + split, .phase = spans };
+	phases_free(&ph);
+	/* medians of every iteration, not of the block medians */
+	for (size_t k = 0; k < as_phases.count; k++) {
+		size_t len = sorted_span(r, spans[k].first, spans[k].last, scratch);
+
+		spans[k].median_ns = stats_quantile_sorted(scratch, len, 0.5);
+	}
+	phases_classify(&as_phases, n, NULL);
+	a->classification = as_phases.classification;
+	a->steady = as_phases.steady;
+	a->phase_count = as_phases.count;
+	for (size_t k = 0; k < as_phases.count; k++) {
+		a->phase[k].first = spans[k].first;
+		a->phase[k].last = spans[k].last;
+		a->phase[k].median_ns = spans[k].median_ns;
+	}
+	free(spans);
+	return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * The rest.
+ */
+
+size_t analysis_phase_of(const struct analysis *a, size_t i)
+{
+	size_t lo = 0, hi = a->phase_count;
+
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (a->phase[mid].first <= i)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+bool analysis_is_slow(const struct analysis *a, const struct recording_region *r, size_t i)
+{
+	return a->has_threshold && i >= a->ref_first && i <= a->ref_last &&
+	       (double)recording_duration(r, i) > a->threshold_ns;
+}
+
+enum attrib_cause analysis_explain(const struct analysis *a, const struct recording_region *r,
+				   size_t i, double ns[ATTRIB_CAUSE_COUNT])
+{
+	struct attrib_sample s;
+
+	memset(ns, 0, ATTRIB_CAUSE_COUNT * sizeof(*ns));
+	if (!a->has_threshold || (i >= a->ref_first && !analysis_is_slow(a, r, i)))
+		return ATTRIB_CAUSE_COUNT;
+	sample_of(a, r, i, &s);
+	if (!(attrib_explain(&a->model, &s, ns) > 0))
+		return ATTRIB_CAUSE_COUNT;
+	return attrib_primary(ns);
+}
+
+/* Estimate the per-event costs from the iterations up to the reference's
+ * end that have one of the events. */
+static int estimate_costs(struct analysis *a, const struct recording_region *r)
+{
+	static const enum attrib_signal events[] = { ATTRIB_SIG_MINOR_FAULTS, ATTRIB_SIG_MIGRATIONS,
+						     ATTRIB_SIG_CACHE_MISSES };
+	struct attrib_estimator *e = attrib_estimator_new();
+
+	if (!e)
+		return -ENOMEM;
+	for (size_t i = 0; i <= a->ref_last; i++) {
+		bool any = false;
+		struct attrib_sample s;
+
+		/* the full sample only for the few iterations with an
+		 * event: this loop sees every iteration */
+		for (size_t k = 0; k < sizeof(events) / sizeof(events[0]) && !any; k++) {
+			int c = a->signal_counter[events[k]];
+			uint64_t v;
+
+			if (c < 0)
+				continue;
+			v = recording_value(r, (unsigned)c, i);
+			any = v != ITP_VALUE_UNAVAILABLE && (double)v >= a->model.signal[events[k]] + 1;
+		}
+		if (!any)
+			continue;
+		sample_of(a, r, i, &s);
+		attrib_estimator_add(e, &a->model, &s);
+	}
+	attrib_estimator_finish(e, &a->model);
+	attrib_estimator_free(e);
+	return 0;
+}
+
+static void attribute(struct analysis *a, const struct recording_region *r)
+{
+	double ns[ATTRIB_CAUSE_COUNT];
+
+	for (size_t i = 0; i <= a->ref_last; i++) {
+		struct analysis_phase *ph;
+		enum attrib_cause primary;
+
+		/* reference iterations below the threshold: nothing to do,
+		 * and the test is cheap */
+		if (i >= a->ref_first && (double)recording_duration(r, i) <= a->threshold_ns)
+			continue;
+		primary = analysis_explain(a, r, i, ns);
+		ph = &a->phase[analysis_phase_of(a, i)];
+		for (unsigned c = 0; c < ATTRIB_CAUSE_COUNT; c++) {
+			ph->cause_ns[c] += ns[c];
+			ph->excess_ns += ns[c];
+		}
+		if (i < a->ref_first)
+			continue;
+		a->slow_count++;
+		for (unsigned c = 0; c < ATTRIB_CAUSE_COUNT; c++) {
+			a->cause_ns[c] += ns[c];
+			a->slow_excess_ns += ns[c];
+		}
+		if (primary < ATTRIB_CAUSE_COUNT) {
+			a->cause_iterations[primary]++;
+			if (a->example_count[primary] < ANALYSIS_EXAMPLES)
+				a->examples[primary][a->example_count[primary]++] = i;
+		}
+	}
+	a->slow_rate = a->ref_count ? (double)a->slow_count / (double)a->ref_count : 0;
+}
+
+/* The cause with the largest part of @ns, and that part's share of @total,
+ * in @buf: "preemption (91 %)"; "" when there is none. */
+static const char *top_cause(const double ns[ATTRIB_CAUSE_COUNT], double total, char *buf,
+			     size_t len)
+{
+	enum attrib_cause c = attrib_primary(ns);
+
+	if (c == ATTRIB_CAUSE_COUNT || !(total > 0)) {
+		buf[0] = '\0';
+		return buf;
+	}
+	snprintf(buf, len, "%s %.0f %%", attrib_cause_name(c), 100 * ns[c] / total);
+	return buf;
+}
+
+static void write_verdict(struct analysis *a, size_t n)
+{
+	char median[32], cause[64], slow[200] = "", first[32];
+	size_t len = sizeof(a->verdict);
+
+	if (a->classification == PHASES_TOO_FEW) {
+		snprintf(a->verdict, len,
+			 "too few iterations (%zu) to find a steady state: median %s", n,
+			 stats_format_duration(a->ref_stats.median, median, sizeof(median)));
+		return;
+	}
+	stats_format_duration(a->ref_stats.median, median, sizeof(median));
+	if (a->slow_count) {
+		top_cause(a->cause_ns, a->slow_excess_ns, cause, sizeof(cause));
+		snprintf(slow, sizeof(slow), "%zu of %zu %s iterations slow (%.1f %%), %s of their excess",
+			 a->slow_count, a->ref_count, a->steady >= 0 ? "steady" : "final",
+			 100 * a->slow_rate, cause);
+	} else {
+		snprintf(slow, sizeof(slow), "no slow iterations among %zu", a->ref_count);
+	}
+	switch (a->classification) {
+	case PHASES_FLAT:
+		snprintf(a->verdict, len, "flat: steady %s from iteration 1; %s", median, slow);
+		break;
+	case PHASES_WARMUP: {
+		double warm_ns[ATTRIB_CAUSE_COUNT] = { 0 }, warm = 0;
+
+		for (long k = 0; k < a->reference; k++)
+			for (unsigned c = 0; c < ATTRIB_CAUSE_COUNT; c++) {
+				warm_ns[c] += a->phase[k].cause_ns[c];
+				warm += a->phase[k].cause_ns[c];
+			}
+		top_cause(warm_ns, warm, cause, sizeof(cause));
+		snprintf(a->verdict, len,
+			 "warm-up then flat: steady %s from iteration %zu (warm-up %zu iteration%s, "
+			 "%s extra%s%s); %s",
+			 median, a->ref_first + 1, a->ref_first, a->ref_first == 1 ? "" : "s",
+			 stats_format_duration(warm, first, sizeof(first)), cause[0] ? ", mostly " : "",
+			 cause, slow);
+		break;
+	}
+	case PHASES_SLOWDOWN:
+		snprintf(a->verdict, len,
+			 "slowdown: faster earlier (%s at iterations 1-%zu), steady %s from "
+			 "iteration %zu; %s",
+			 stats_format_duration(a->phase[0].median_ns, first, sizeof(first)),
+			 a->phase[0].last + 1, median, a->ref_first + 1, slow);
+		break;
+	default:
+		snprintf(a->verdict, len,
+			 "no steady state: %zu phases, still changing at the end (last phase from "
+			 "iteration %zu at %s); %s",
+			 a->phase_count, a->ref_first + 1, median, slow);
+	}
+}
+
+int analysis_run(const struct recording_process *p, const struct recording_region *r,
+		 struct analysis *a)
+{
+	size_t n = r->count, len;
+	uint64_t *scratch;
+	int err;
+
+	memset(a, 0, sizeof(*a));
+	a->steady = a->reference = -1;
+	map_signals(p, a->signal_counter);
+	if (!n) {
+		a->classification = PHASES_TOO_FEW;
+		snprintf(a->verdict, sizeof(a->verdict), "no iterations");
+		return 0;
+	}
+	scratch = malloc(n * sizeof(*scratch));
+	if (!scratch)
+		return -ENOMEM;
+	err = find_phases(a, r, scratch);
+	if (err)
+		goto out;
+	if (a->classification == PHASES_TOO_FEW) {
+		a->ref_first = 0;
+		a->ref_last = n - 1;
+	} else {
+		a->reference = (long)a->phase_count - 1;
+		a->ref_first = a->phase[a->reference].first;
+		a->ref_last = a->phase[a->reference].last;
+	}
+	a->ref_count = a->ref_last - a->ref_first + 1;
+	len = sorted_span(r, a->ref_first, a->ref_last, scratch);
+	stats_summarize_sorted(scratch, len, &a->ref_stats);
+	a->p95_ns = stats_quantile_sorted(scratch, len, 0.95);
+	stats_histogram_build(scratch, len, 12, &a->histogram);
+
+	for (size_t k = 0; k < a->phase_count; k++) {
+		struct analysis_phase *ph = &a->phase[k];
+
+		for (unsigned c = 0; c < p->counter_count; c++)
+			ph->counter_median[c] = counter_median(r, c, ph->first, ph->last, scratch);
+		if ((long)k == a->steady)
+			ph->label = "steady";
+		else if (a->steady < 0)
+			ph->label = (long)k == a->reference ? "reference" : "changing";
+		else
+			ph->label = ph->median_ns > a->ref_stats.median ? "warm-up" : "faster";
+	}
+	a->model.duration_ns = a->ref_stats.median;
+	for (unsigned s = 0; s < ATTRIB_SIGNAL_COUNT; s++) {
+		int c = a->signal_counter[s];
+
+		a->model.signal[s] = c < 0			 ? NAN
+				     : a->reference >= 0 ? a->phase[a->reference].counter_median[c]
+							 : counter_median(r, (unsigned)c, 0, n - 1, scratch);
+	}
+	free(scratch);
+	scratch = NULL;
+	if (a->classification != PHASES_TOO_FEW) {
+		double m = a->ref_stats.median, spread = ANALYSIS_SLOW_MADS * 1.4826 * a->ref_stats.mad;
+		double floor = ANALYSIS_SLOW_REL * m > ANALYSIS_SLOW_NS ? ANALYSIS_SLOW_REL * m
+									: ANALYSIS_SLOW_NS;
+
+		a->has_threshold = true;
+		a->threshold_ns = m + (spread > floor ? spread : floor);
+		err = estimate_costs(a, r);
+		if (err)
+			goto out;
+		attribute(a, r);
+	} else {
+		attrib_estimator_finish(NULL, &a->model);
+	}
+	write_verdict(a, n);
+out:
+	free(scratch);
+	if (err)
+		analysis_free(a);
+	return err;
+}
+
+void analysis_free(struct analysis *a)
+{
+	free(a->phase);
+	a->phase = NULL;
+	a->phase_count = 0;
+}
