@@ -155,17 +155,6 @@ static size_t span_last(size_t j, size_t block, size_t n)
 	return last < n ? last : n - 1;
 }
 
-/* Sort the durations of iterations @first..@last into @scratch. */
-static size_t sorted_span(const struct recording_region *r, size_t first, size_t last,
-			  uint64_t *scratch)
-{
-	size_t len = last - first + 1;
-
-	column_get_range(&r->duration_ns, first, len, scratch);
-	stats_sort(scratch, len);
-	return len;
-}
-
 /* Median of counter @c over at most ANALYSIS_SAMPLE evenly spaced
  * iterations of @first..@last; NAN if none has a value. */
 static double counter_median(const struct recording_region *r, unsigned c, size_t first,
@@ -234,11 +223,15 @@ static int find_phases(struct analysis *a, const struct recording_region *r, uin
 	memcpy(spans + split, ph.phase, ph.count * sizeof(*spans));
 	as_phases = (struct phases){ .count = ph.count + split, .phase = spans };
 	phases_free(&ph);
-	/* medians of every iteration, not of the block medians */
+	/* Medians of every iteration, not of the block medians. @scratch
+	 * keeps every duration, each phase's span sorted in place: the
+	 * reference and overall statistics are read from it next. */
+	column_get_range(&r->duration_ns, 0, n, scratch);
 	for (size_t k = 0; k < as_phases.count; k++) {
-		size_t len = sorted_span(r, spans[k].first, spans[k].last, scratch);
+		size_t len = spans[k].last - spans[k].first + 1;
 
-		spans[k].median_ns = stats_quantile_sorted(scratch, len, 0.5);
+		stats_sort(scratch + spans[k].first, len);
+		spans[k].median_ns = stats_quantile_sorted(scratch + spans[k].first, len, 0.5);
 	}
 	phases_classify(&as_phases, n, NULL);
 	a->classification = as_phases.classification;
@@ -435,7 +428,7 @@ static void write_verdict(struct analysis *a, size_t n)
 int analysis_run(const struct recording_process *p, const struct recording_region *r,
 		 struct analysis *a)
 {
-	size_t n = r->count, len;
+	size_t n = r->count;
 	uint64_t *scratch;
 	int err;
 
@@ -462,10 +455,31 @@ int analysis_run(const struct recording_process *p, const struct recording_regio
 		a->ref_last = a->phase[a->reference].last;
 	}
 	a->ref_count = a->ref_last - a->ref_first + 1;
-	len = sorted_span(r, a->ref_first, a->ref_last, scratch);
-	stats_summarize_sorted(scratch, len, &a->ref_stats);
-	a->p95_ns = stats_quantile_sorted(scratch, len, 0.95);
-	stats_histogram_build(scratch, len, 12, &a->histogram);
+	if (a->classification == PHASES_TOO_FEW) {
+		column_get_range(&r->duration_ns, 0, n, scratch);
+		stats_sort(scratch, n);
+	}
+	{
+		/* scratch: every duration, sorted per phase (find_phases) */
+		const uint64_t *ref = scratch + a->ref_first;
+		struct stats_run *runs = malloc((a->phase_count + 1) * sizeof(*runs));
+		unsigned count = 0;
+
+		if (!runs) {
+			err = -ENOMEM;
+			goto out;
+		}
+		stats_summarize_sorted(ref, a->ref_count, &a->ref_stats);
+		a->p95_ns = stats_quantile_sorted(ref, a->ref_count, 0.95);
+		stats_histogram_build(ref, a->ref_count, 12, &a->histogram);
+		if (a->phase_count <= 1)
+			runs[count++] = (struct stats_run){ scratch, n };
+		for (size_t k = 0; a->phase_count > 1 && k < a->phase_count; k++)
+			runs[count++] = (struct stats_run){ scratch + a->phase[k].first,
+							    a->phase[k].last - a->phase[k].first + 1 };
+		stats_summarize_runs(runs, count, &a->all_stats);
+		free(runs);
+	}
 
 	for (size_t k = 0; k < a->phase_count; k++) {
 		struct analysis_phase *ph = &a->phase[k];

@@ -69,6 +69,7 @@ struct analysis {
 	size_t ref_count;
 
 	struct stats_summary ref_stats; /* of the reference durations */
+	struct stats_summary all_stats; /* of every duration */
 	double p95_ns;
 	struct stats_histogram histogram; /* of the reference durations */
 

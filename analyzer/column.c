@@ -58,7 +58,7 @@ static int widen(struct column *column, uint8_t width, size_t capacity)
 	return 0;
 }
 
-int column_push(struct column *column, uint64_t v)
+int column_push_slow(struct column *column, uint64_t v)
 {
 	uint8_t need = width_of(v);
 

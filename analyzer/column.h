@@ -29,7 +29,50 @@ struct column {
 };
 
 /* Append @v. Returns 0 or -ENOMEM (the column is unchanged). */
-int column_push(struct column *column, uint64_t v);
+int column_push_slow(struct column *column, uint64_t v);
+
+/* The common case inline: room left and @v fits the width. Reading a
+ * 10-million-iteration trace pushes 100 million values. */
+static inline int column_push(struct column *column, uint64_t v)
+{
+	size_t i = column->count;
+
+	if (i < column->capacity) {
+		switch (column->width) {
+		case 1:
+			if (v < UINT8_MAX) {
+				((uint8_t *)column->data)[i] = (uint8_t)v;
+				column->count++;
+				return 0;
+			}
+			break;
+		case 2:
+			if (v < UINT16_MAX) {
+				((uint16_t *)column->data)[i] = (uint16_t)v;
+				column->count++;
+				return 0;
+			}
+			break;
+		case 4:
+			if (v < UINT32_MAX) {
+				((uint32_t *)column->data)[i] = (uint32_t)v;
+				column->count++;
+				return 0;
+			}
+			break;
+		case 8:
+			((uint64_t *)column->data)[i] = v;
+			column->count++;
+			return 0;
+		default:
+			if (!v) {
+				column->count++;
+				return 0;
+			}
+		}
+	}
+	return column_push_slow(column, v);
+}
 
 /* Release the spare capacity kept for appends. */
 void column_shrink(struct column *column);

@@ -3,6 +3,7 @@
  */
 #include <assert.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,55 @@ static int compare_u64(const void *a, const void *b)
  * durations of one region share their top bytes, so 10 million values
  * typically take 3 or 4 passes instead of qsort's ~23 comparisons each.
  */
+/*
+ * Values that all fit 32 bits (iteration times under 4.29 s, most counts)
+ * are sorted as uint32 inside the caller's own array: packed into its first
+ * half, sorted with its second half as the radix scratch, and widened back
+ * from the end (element i is written at bytes 8i..8i+7, over packed
+ * elements 2i and 2i+1, which are read by then). No allocation: at 10
+ * million values that saves 80 MB and the page faults of touching it.
+ */
+static bool sort_narrow(uint64_t *values, size_t n)
+{
+	uint32_t *packed = (uint32_t *)(void *)values, *scratch = packed + n, *src, *dst;
+	size_t counts[4][256] = { { 0 } };
+
+	for (size_t i = 0; i < n; i++)
+		if (values[i] > UINT32_MAX)
+			return false;
+	for (size_t i = 0; i < n; i++) {
+		uint32_t v = (uint32_t)values[i]; /* i <= 2i: read before written */
+
+		packed[i] = v;
+		for (unsigned d = 0; d < 4; d++)
+			counts[d][(v >> (8 * d)) & 0xff]++;
+	}
+	src = packed;
+	dst = scratch;
+	for (unsigned d = 0; d < 4; d++) {
+		size_t offset = 0, tmp;
+		unsigned shift = 8 * d;
+
+		if (counts[d][(src[0] >> shift) & 0xff] == n)
+			continue;
+		for (unsigned b = 0; b < 256; b++) {
+			tmp = counts[d][b];
+			counts[d][b] = offset;
+			offset += tmp;
+		}
+		for (size_t i = 0; i < n; i++)
+			dst[counts[d][(src[i] >> shift) & 0xff]++] = src[i];
+		uint32_t *swap = src;
+		src = dst;
+		dst = swap;
+	}
+	if (src != packed)
+		memcpy(packed, src, n * sizeof(*packed));
+	for (size_t i = n; i-- > 0;)
+		values[i] = packed[i];
+	return true;
+}
+
 void stats_sort(uint64_t *values, size_t n)
 {
 	size_t (*counts)[256];
@@ -31,6 +81,8 @@ void stats_sort(uint64_t *values, size_t n)
 		qsort(values, n, sizeof(*values), compare_u64);
 		return;
 	}
+	if (sort_narrow(values, n))
+		return;
 	scratch = malloc(n * sizeof(*scratch));
 	counts = calloc(8, sizeof(*counts));
 	if (!scratch || !counts) {
@@ -353,4 +405,153 @@ uint64_t stats_select(uint64_t *v, size_t n, size_t k)
 			return pivot;
 	}
 	return v[k];
+}
+
+/* ------------------------------------------------------------------------
+ * Statistics of a union of sorted runs, without merging them: the k-th
+ * smallest value is the smallest v with count(<= v) > k, found by binary
+ * search over the values, each count a binary search per run. With a few
+ * runs (the phases of a region) that is a few thousand steps, where merging
+ * would copy every value again.
+ */
+
+/* Values of @run (sorted, @len) that are <= @v. */
+static size_t count_at_most(const uint64_t *run, size_t len, uint64_t v)
+{
+	size_t lo = 0, hi = len;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (run[mid] <= v)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static uint64_t runs_select(const struct stats_run *runs, unsigned count, size_t k)
+{
+	uint64_t lo = UINT64_MAX, hi = 0;
+
+	for (unsigned r = 0; r < count; r++) {
+		if (!runs[r].len)
+			continue;
+		lo = runs[r].values[0] < lo ? runs[r].values[0] : lo;
+		hi = runs[r].values[runs[r].len - 1] > hi ? runs[r].values[runs[r].len - 1] : hi;
+	}
+	while (lo < hi) {
+		uint64_t mid = lo + (hi - lo) / 2;
+		size_t n = 0;
+
+		for (unsigned r = 0; r < count; r++)
+			n += count_at_most(runs[r].values, runs[r].len, mid);
+		if (n > k)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return lo;
+}
+
+static double runs_quantile(const struct stats_run *runs, unsigned count, size_t n, double q)
+{
+	double h = (double)(n - 1) * (q < 0 ? 0 : q > 1 ? 1 : q), frac;
+	size_t i = (size_t)h;
+	uint64_t a = runs_select(runs, count, i), b;
+
+	frac = h - (double)i;
+	if (frac == 0 || i + 1 >= n)
+		return (double)a;
+	b = runs_select(runs, count, i + 1);
+	return (double)a + frac * (double)(b - a);
+}
+
+/* Values within @u / 2 of m, where @m2 = 2m: 2x in [m2 - u, m2 + u]. */
+static size_t runs_count_near(const struct stats_run *runs, unsigned count, __int128 m2,
+			      __int128 u)
+{
+	__int128 low = m2 - u, high = m2 + u; /* bounds on 2x */
+	size_t n = 0;
+
+	for (unsigned r = 0; r < count; r++) {
+		size_t below = 0, upto;
+
+		if (high < 0)
+			continue;
+		upto = count_at_most(runs[r].values, runs[r].len,
+				     high / 2 > UINT64_MAX ? UINT64_MAX : (uint64_t)(high / 2));
+		if (low > 0)
+			below = count_at_most(runs[r].values, runs[r].len,
+					       (uint64_t)((low + 1) / 2) - 1);
+		n += upto - below;
+	}
+	return n;
+}
+
+/* The k-th smallest |x - m| (in halves: returns 2|x - m|). */
+static __int128 runs_select_deviation(const struct stats_run *runs, unsigned count,
+				      __int128 m2, uint64_t span, size_t k)
+{
+	__int128 lo = 0, hi = (__int128)span * 2 + 2;
+
+	while (lo < hi) {
+		__int128 mid = lo + (hi - lo) / 2;
+
+		if (runs_count_near(runs, count, m2, mid) > k)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return lo;
+}
+
+void stats_summarize_runs(const struct stats_run *runs, unsigned count,
+			  struct stats_summary *s)
+{
+	double median;
+	__int128 m2;
+	size_t n = 0;
+
+	memset(s, 0, sizeof(*s));
+	s->min = UINT64_MAX;
+	for (unsigned r = 0; r < count; r++) {
+		const struct stats_run *run = &runs[r];
+
+		if (!run->len)
+			continue;
+		n += run->len;
+		s->min = run->values[0] < s->min ? run->values[0] : s->min;
+		s->max = run->values[run->len - 1] > s->max ? run->values[run->len - 1] : s->max;
+		for (size_t i = 0; i < run->len; i++)
+			s->total = s->total + run->values[i] < s->total ? UINT64_MAX
+									 : s->total + run->values[i];
+	}
+	s->n = n;
+	if (!n) {
+		s->min = 0;
+		return;
+	}
+	{
+		long double sum = 0;
+
+		for (unsigned r = 0; r < count; r++)
+			for (size_t i = 0; i < runs[r].len; i++)
+				sum += runs[r].values[i];
+		s->mean = (double)(sum / n);
+	}
+	median = runs_quantile(runs, count, n, 0.5);
+	s->median = median;
+	s->p90 = runs_quantile(runs, count, n, 0.9);
+	s->p99 = runs_quantile(runs, count, n, 0.99);
+	/* the median is a whole number or half of one */
+	m2 = (__int128)(2 * median + 0.5);
+	{
+		size_t lo = (n - 1) / 2, hi = n / 2;
+		__int128 a = runs_select_deviation(runs, count, m2, s->max - s->min, lo);
+		__int128 b = hi == lo ? a : runs_select_deviation(runs, count, m2, s->max - s->min, hi);
+
+		s->mad = ((double)a + (double)b) / 4; /* halves, averaged */
+	}
 }

@@ -52,6 +52,18 @@ double stats_quantile_sorted(const uint64_t *sorted, size_t n, double q);
  * -ENOMEM. */
 int stats_quantile(const uint64_t *values, size_t n, double q, double *result);
 
+/* A sorted array; several of them summarised as one sample. */
+struct stats_run {
+	const uint64_t *values;
+	size_t len;
+};
+
+/* stats_summarize over the union of @count runs, each sorted ascending,
+ * without merging them (same definitions; the mean is the exact sum over
+ * n). With no value at all, everything is 0. */
+void stats_summarize_runs(const struct stats_run *runs, unsigned count,
+			  struct stats_summary *summary);
+
 /* The @k-th smallest (0-based, k < n) of @n >= 1 values, found by
  * reordering them in place (expected O(n)). */
 uint64_t stats_select(uint64_t *values, size_t n, size_t k);

@@ -458,6 +458,21 @@ void trace_cursor_init(struct trace_cursor *c, const struct trace_reader *r, uns
 
 static void cursor_next_chunk(struct trace_cursor *c)
 {
+	const struct trace_reader *r = c->reader;
+
+	if (r->map && c->chunk < r->threads[c->thread].chunk_count) {
+		/* Done with this chunk: drop its pages from the mapping, so
+		 * that reading a 300 MB trace does not keep 300 MB resident
+		 * next to the model built from it (the pages stay in the page
+		 * cache; touching them again reads them back). */
+		const struct trace_chunk *ch = &r->chunks[r->thread_first[c->thread] + c->chunk];
+		uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+		uintptr_t start = ((uintptr_t)r->data + ch->offset + page - 1) & ~(page - 1);
+		uintptr_t end = ((uintptr_t)r->data + ch->offset + ch->length) & ~(page - 1);
+
+		if (end > start)
+			madvise((void *)start, end - start, MADV_DONTNEED);
+	}
 	c->chunk++;
 	c->pos = ITP_CHUNK_HEADER_SIZE;
 	c->prev_start_ns = 0; /* start times are deltas within a chunk */
@@ -606,9 +621,14 @@ int trace_cursor_next(struct trace_cursor *c, struct trace_record *rec, char *wh
 			cursor_next_chunk(c);
 			continue;
 		}
-		memset(rec, 0, sizeof(*rec));
 		type = ITP_RECORD_TYPE(word);
 		size = ITP_RECORD_SIZE(word);
+		/* An ITERATION's decoding sets every member a reader may use
+		 * (values up to counter_count): clearing the 200-byte record
+		 * for each of 10 million iterations took a fifth of the
+		 * reading time. */
+		if (type != ITP_REC_ITERATION)
+			memset(rec, 0, sizeof(*rec));
 		rec->offset = ch->offset + c->pos;
 		if (size < ITP_RECORD_HEADER_SIZE || size % 8)
 			return reader_fail(r, why, why_len, rec->offset, -EINVAL,
