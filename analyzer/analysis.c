@@ -129,9 +129,14 @@ static int phase_series(const struct recording_region *r, uint64_t *scratch, uin
 	column_get_range(&r->duration_ns, 0, head, s);
 	for (size_t k = 0; k < blocks; k++) {
 		size_t first = head + k * b, len = first + b <= n ? b : n - first;
+		/* a block's median from at most 63 evenly spaced values: it
+		 * only has to show a change of level, and selecting over every
+		 * value of 10 million took a tenth of the report */
+		size_t step = len > 63 ? len / 63 : 1, taken = 0;
 
-		column_get_range(&r->duration_ns, first, len, scratch);
-		s[head + k] = stats_select(scratch, len, len / 2);
+		for (size_t i = first; i < first + len; i += step)
+			scratch[taken++] = column_get(&r->duration_ns, i);
+		s[head + k] = stats_select(scratch, taken, taken / 2);
 	}
 	*series = s;
 	*m = head + blocks;
@@ -289,31 +294,40 @@ enum attrib_cause analysis_explain(const struct analysis *a, const struct record
  * end that have one of the events. */
 static int estimate_costs(struct analysis *a, const struct recording_region *r)
 {
+	enum { BLOCK = 4096 };
 	static const enum attrib_signal events[] = { ATTRIB_SIG_MINOR_FAULTS, ATTRIB_SIG_MIGRATIONS,
 						     ATTRIB_SIG_CACHE_MISSES };
 	struct attrib_estimator *e = attrib_estimator_new();
+	unsigned char any[BLOCK];
+	uint64_t v[BLOCK];
 
 	if (!e)
 		return -ENOMEM;
-	for (size_t i = 0; i <= a->ref_last; i++) {
-		bool any = false;
-		struct attrib_sample s;
+	/* This loop sees every iteration: the event columns are read in
+	 * blocks, and the full sample is built only for the few iterations
+	 * with an event above the reference. */
+	for (size_t first = 0; first <= a->ref_last; first += BLOCK) {
+		size_t len = a->ref_last + 1 - first < BLOCK ? a->ref_last + 1 - first : BLOCK;
 
-		/* the full sample only for the few iterations with an
-		 * event: this loop sees every iteration */
-		for (size_t k = 0; k < sizeof(events) / sizeof(events[0]) && !any; k++) {
+		memset(any, 0, len);
+		for (size_t k = 0; k < sizeof(events) / sizeof(events[0]); k++) {
 			int c = a->signal_counter[events[k]];
-			uint64_t v;
+			double ref = a->model.signal[events[k]];
 
-			if (c < 0)
+			if (c < 0 || isnan(ref))
 				continue;
-			v = recording_value(r, (unsigned)c, i);
-			any = v != ITP_VALUE_UNAVAILABLE && (double)v >= a->model.signal[events[k]] + 1;
+			column_get_range(&r->values[c], first, len, v);
+			for (size_t i = 0; i < len; i++)
+				any[i] |= v[i] != ITP_VALUE_UNAVAILABLE && (double)v[i] >= ref + 1;
 		}
-		if (!any)
-			continue;
-		sample_of(a, r, i, &s);
-		attrib_estimator_add(e, &a->model, &s);
+		for (size_t i = 0; i < len; i++) {
+			struct attrib_sample s;
+
+			if (!any[i])
+				continue;
+			sample_of(a, r, first + i, &s);
+			attrib_estimator_add(e, &a->model, &s);
+		}
 	}
 	attrib_estimator_finish(e, &a->model);
 	attrib_estimator_free(e);
@@ -322,33 +336,41 @@ static int estimate_costs(struct analysis *a, const struct recording_region *r)
 
 static void attribute(struct analysis *a, const struct recording_region *r)
 {
+	enum { BLOCK = 4096 };
 	double ns[ATTRIB_CAUSE_COUNT];
+	uint64_t d[BLOCK];
 
-	for (size_t i = 0; i <= a->ref_last; i++) {
-		struct analysis_phase *ph;
-		enum attrib_cause primary;
+	for (size_t first = 0; first <= a->ref_last; first += BLOCK) {
+		size_t len = a->ref_last + 1 - first < BLOCK ? a->ref_last + 1 - first : BLOCK;
 
-		/* reference iterations below the threshold: nothing to do,
-		 * and the test is cheap */
-		if (i >= a->ref_first && (double)recording_duration(r, i) <= a->threshold_ns)
-			continue;
-		primary = analysis_explain(a, r, i, ns);
-		ph = &a->phase[analysis_phase_of(a, i)];
-		for (unsigned c = 0; c < ATTRIB_CAUSE_COUNT; c++) {
-			ph->cause_ns[c] += ns[c];
-			ph->excess_ns += ns[c];
-		}
-		if (i < a->ref_first)
-			continue;
-		a->slow_count++;
-		for (unsigned c = 0; c < ATTRIB_CAUSE_COUNT; c++) {
-			a->cause_ns[c] += ns[c];
-			a->slow_excess_ns += ns[c];
-		}
-		if (primary < ATTRIB_CAUSE_COUNT) {
-			a->cause_iterations[primary]++;
-			if (a->example_count[primary] < ANALYSIS_EXAMPLES)
-				a->examples[primary][a->example_count[primary]++] = i;
+		column_get_range(&r->duration_ns, first, len, d);
+		for (size_t j = 0; j < len; j++) {
+			size_t i = first + j;
+			struct analysis_phase *ph;
+			enum attrib_cause primary;
+
+			/* reference iterations below the threshold: nothing
+			 * to do, and the test is cheap */
+			if (i >= a->ref_first && (double)d[j] <= a->threshold_ns)
+				continue;
+			primary = analysis_explain(a, r, i, ns);
+			ph = &a->phase[analysis_phase_of(a, i)];
+			for (unsigned c = 0; c < ATTRIB_CAUSE_COUNT; c++) {
+				ph->cause_ns[c] += ns[c];
+				ph->excess_ns += ns[c];
+			}
+			if (i < a->ref_first)
+				continue;
+			a->slow_count++;
+			for (unsigned c = 0; c < ATTRIB_CAUSE_COUNT; c++) {
+				a->cause_ns[c] += ns[c];
+				a->slow_excess_ns += ns[c];
+			}
+			if (primary < ATTRIB_CAUSE_COUNT) {
+				a->cause_iterations[primary]++;
+				if (a->example_count[primary] < ANALYSIS_EXAMPLES)
+					a->examples[primary][a->example_count[primary]++] = i;
+			}
 		}
 	}
 	a->slow_rate = a->ref_count ? (double)a->slow_count / (double)a->ref_count : 0;
@@ -443,6 +465,7 @@ int analysis_run(const struct recording_process *p, const struct recording_regio
 	scratch = malloc(n * sizeof(*scratch));
 	if (!scratch)
 		return -ENOMEM;
+	column_hint_large(scratch, n * sizeof(*scratch));
 	err = find_phases(a, r, scratch);
 	if (err)
 		goto out;

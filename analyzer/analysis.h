@@ -8,7 +8,8 @@
  * 1. Phases. Streams of up to ANALYSIS_RAW_LIMIT iterations are segmented
  *    as they are; longer ones as their first ANALYSIS_HEAD iterations
  *    followed by the medians of equal blocks of the rest (about
- *    ANALYSIS_BLOCKS of them), because PELT is quadratic on a flat series
+ *    ANALYSIS_BLOCKS of them, each the median of at most 63 evenly spaced
+ *    iterations of the block), because PELT is quadratic on a flat series
  *    and a warm-up lives at the start. Phase spans are mapped back to
  *    iterations and their medians recomputed from every iteration. A first
  *    iteration far above its phase (> 2x its median) is a phase of its own:
@@ -42,7 +43,7 @@
 
 #define ANALYSIS_RAW_LIMIT 6000
 #define ANALYSIS_HEAD 2000
-#define ANALYSIS_BLOCKS 3000
+#define ANALYSIS_BLOCKS 1000
 #define ANALYSIS_SAMPLE 65536
 #define ANALYSIS_SLOW_MADS 5.0
 #define ANALYSIS_SLOW_REL 0.05

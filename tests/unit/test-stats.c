@@ -169,6 +169,19 @@ static void test_sort_and_mad_random(void)
 		same &= a[i] == b[i];
 	CHECK(same, "radix sort agrees with qsort");
 
+	/* every value under 2^32: the in-place 32-bit path (odd and even n,
+	 * UINT32_MAX itself, an odd number of digit passes) */
+	for (size_t n = 64; n <= 70001; n += 69937) {
+		same = 1;
+		for (size_t i = 0; i < n; i++)
+			a[i] = b[i] = i == 7 ? UINT32_MAX : (rng() & 0xffffff);
+		stats_sort(a, n);
+		qsort(b, n, sizeof(*b), cmp_u64);
+		for (size_t i = 0; i < n; i++)
+			same &= a[i] == b[i];
+		CHECK(same, "32-bit radix sort of %zu values agrees with qsort", n);
+	}
+
 	for (unsigned trial = 0; trial < 200; trial++) {
 		size_t n = 1 + rng() % 60;
 		uint64_t v[60];
@@ -270,9 +283,51 @@ static void test_select(void)
 	}
 }
 
+/* stats_summarize_runs over a sample split in sorted runs must equal
+ * stats_summarize over the whole: odd and even counts, ties, one run, empty
+ * runs. */
+static void test_runs(void)
+{
+	enum { N = 2001 };
+	static uint64_t v[N], all[N];
+
+	for (unsigned trial = 0; trial < 40; trial++) {
+		struct stats_run runs[5];
+		size_t n = N - trial % 2, cut[6] = { 0 };
+		unsigned count = 1 + trial % 5;
+		struct stats_summary want, got;
+
+		synthetic_seed(100 + trial);
+		for (size_t i = 0; i < n; i++)
+			v[i] = trial % 3 == 0 ? (uint64_t)(synthetic_uniform() * 10)
+					      : (uint64_t)(1000 + 50 * synthetic_normal() +
+							   (i < n / 10 ? 5000 : 0));
+		memcpy(all, v, n * sizeof(*v));
+		stats_summarize(all, n, &want);
+		for (unsigned r = 1; r < count; r++)
+			cut[r] = trial % 4 == 1 && r == 1 ? cut[r - 1] /* an empty run */
+							  : cut[r - 1] + n / count;
+		cut[count] = n;
+		for (unsigned r = 0; r < count; r++) {
+			stats_sort(v + cut[r], cut[r + 1] - cut[r]);
+			runs[r] = (struct stats_run){ v + cut[r], cut[r + 1] - cut[r] };
+		}
+		stats_summarize_runs(runs, count, &got);
+		CHECK(got.n == want.n && got.min == want.min && got.max == want.max &&
+			      got.total == want.total,
+		      "trial %u: n/min/max/total", trial);
+		CHECK(got.median == want.median && got.p90 == want.p90 && got.p99 == want.p99,
+		      "trial %u: quantiles %g %g %g, expected %g %g %g", trial, got.median, got.p90,
+		      got.p99, want.median, want.p90, want.p99);
+		CHECK(got.mad == want.mad, "trial %u: MAD %g, expected %g", trial, got.mad, want.mad);
+		CHECK(fabs(got.mean - want.mean) <= 1e-9 * want.mean, "trial %u: mean", trial);
+	}
+}
+
 int main(void)
 {
 	test_select();
+	test_runs();
 	test_single();
 	test_odd();
 	test_even();
