@@ -237,6 +237,7 @@ static int find_phases(struct analysis *a, const struct recording_region *r, uin
 
 		stats_sort(scratch + spans[k].first, len);
 		spans[k].median_ns = stats_quantile_sorted(scratch + spans[k].first, len, 0.5);
+		spans[k].mad_ns = stats_mad_sorted(scratch + spans[k].first, len);
 	}
 	phases_classify(&as_phases, n, NULL);
 	a->classification = as_phases.classification;

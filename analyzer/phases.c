@@ -22,10 +22,10 @@ const char *phases_class_name(enum phases_class c)
 	return "?";
 }
 
-/* Median of the values of ns[first..last] that are not outliers (all of
- * them if every one is), into @scratch. */
+/* Median (and in *@mad the MAD) of the values of ns[first..last] that are
+ * not outliers (all of them if every one is), into @scratch. */
 static double span_median(const uint64_t *ns, const unsigned char *out, size_t first,
-			  size_t last, uint64_t *scratch)
+			  size_t last, uint64_t *scratch, double *mad)
 {
 	size_t m = 0;
 
@@ -36,15 +36,25 @@ static double span_median(const uint64_t *ns, const unsigned char *out, size_t f
 		for (size_t i = first; i <= last; i++)
 			scratch[m++] = ns[i];
 	stats_sort(scratch, m);
+	*mad = stats_mad_sorted(scratch, m);
 	return stats_quantile_sorted(scratch, m, 0.5);
 }
 
-static int is_close(const struct phases_options *o, double a, double b)
+/* Phases @a and @b are one: their medians differ by no more than the
+ * tolerance, or than the noise of their iterations (noise_mads x 1.4826 x
+ * the larger MAD: on a shared VM two stretches of one steady state differ
+ * by a few per cent, within the spread of the noisier one). */
+static int is_close(const struct phases_options *o, const struct phase *a, const struct phase *b)
 {
-	double small = a < b ? a : b;
+	double small = a->median_ns < b->median_ns ? a->median_ns : b->median_ns;
+	double noise = o->noise_mads * 1.4826 * (a->mad_ns > b->mad_ns ? a->mad_ns : b->mad_ns);
 	double tolerance = o->tolerance_rel * small;
 
-	return fabs(a - b) <= (tolerance > o->tolerance_ns ? tolerance : o->tolerance_ns);
+	if (tolerance < o->tolerance_ns)
+		tolerance = o->tolerance_ns;
+	if (tolerance < noise)
+		tolerance = noise;
+	return fabs(a->median_ns - b->median_ns) <= tolerance;
 }
 
 void phases_classify(struct phases *p, size_t n, const struct phases_options *options)
@@ -62,7 +72,7 @@ void phases_classify(struct phases *p, size_t n, const struct phases_options *op
 	last = &p->phase[p->count - 1];
 	for (size_t i = 0; i + 1 < p->count; i++)
 		faster_before |= p->phase[i].median_ns < last->median_ns &&
-				 !is_close(o, p->phase[i].median_ns, last->median_ns);
+				 !is_close(o, &p->phase[i], last);
 	if (p->count == 1)
 		p->classification = PHASES_FLAT;
 	else if ((last->last - last->first + 1) * 4 < n)
@@ -130,7 +140,7 @@ int phases_find(const uint64_t *ns, size_t n, const struct phases_options *optio
 	}
 	p->outliers = (size_t)outliers;
 	{
-		double median = span_median(ns, out, 0, n - 1, scratch);
+		double mad, median = span_median(ns, out, 0, n - 1, scratch, &mad);
 		double floor = 0.001 * median * 0.001 * median + 1;
 
 		err = changepoint_pelt(kept, m, changepoint_default_penalty(m), floor, 2, &ends,
@@ -150,16 +160,17 @@ int phases_find(const uint64_t *ns, size_t n, const struct phases_options *optio
 
 		ph->first = s == 0 ? 0 : p->phase[p->count - 1].last + 1;
 		ph->last = s + 1 == nends ? n - 1 : index[ends[s]] - 1;
-		ph->median_ns = span_median(ns, out, ph->first, ph->last, scratch);
+		ph->median_ns = span_median(ns, out, ph->first, ph->last, scratch, &ph->mad_ns);
 		p->count++;
 	}
 	/* Neighbours whose medians are within the tolerance merge, left to
 	 * right, each merged phase compared with the next. */
 	for (size_t i = 1; i < p->count;) {
-		if (is_close(o, p->phase[i - 1].median_ns, p->phase[i].median_ns)) {
+		if (is_close(o, &p->phase[i - 1], &p->phase[i])) {
 			p->phase[i - 1].last = p->phase[i].last;
-			p->phase[i - 1].median_ns = span_median(ns, out, p->phase[i - 1].first,
-								p->phase[i - 1].last, scratch);
+			p->phase[i - 1].median_ns =
+				span_median(ns, out, p->phase[i - 1].first, p->phase[i - 1].last,
+					    scratch, &p->phase[i - 1].mad_ns);
 			memmove(&p->phase[i], &p->phase[i + 1],
 				(p->count - i - 1) * sizeof(*p->phase));
 			p->count--;

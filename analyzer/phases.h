@@ -9,8 +9,9 @@
  *    variance floor (0.1 % of the overall median)^2 + 1 ns^2);
  * 3. neighbouring segments whose medians differ by no more than the
  *    tolerance are merged: max(tolerance_ns, tolerance_rel x the smaller
- *    median) (defaults 100 ns and 2 %): a change smaller than that is not
- *    one a user would act on;
+ *    median, noise_mads x 1.4826 x the larger MAD of the two) (defaults
+ *    100 ns, 2 % and 1): a change smaller than that is not one a user would
+ *    act on, nor one the iterations' own spread can show;
  * 4. classification, from the phases left:
  *      too-few          fewer than min_iterations (default 10) iterations;
  *      flat             one phase;
@@ -43,6 +44,7 @@ const char *phases_class_name(enum phases_class c);
 struct phase {
 	size_t first, last; /* 0-based, inclusive */
 	double median_ns;   /* of its iterations that are not outliers */
+	double mad_ns;      /* of the same */
 };
 
 struct phases {
@@ -57,9 +59,12 @@ struct phases_options {
 	size_t min_iterations; /* fewer: too-few (default 10) */
 	double tolerance_ns;   /* merge phases closer than this (default 100) */
 	double tolerance_rel;  /* or closer than this fraction (default 0.02) */
+	double noise_mads;     /* or than this many 1.4826 x MAD of the noisier
+				  phase (default 1) */
 };
 
-#define PHASES_OPTIONS_DEFAULT { .min_iterations = 10, .tolerance_ns = 100, .tolerance_rel = 0.02 }
+#define PHASES_OPTIONS_DEFAULT                                                              \
+	{ .min_iterations = 10, .tolerance_ns = 100, .tolerance_rel = 0.02, .noise_mads = 1 }
 
 /* Find the phases of @n iteration times @ns. 0, or -ENOMEM / -EINVAL.
  * Free with phases_free. */
