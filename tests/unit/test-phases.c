@@ -79,6 +79,24 @@ int main(void)
 		fill(ns, 500, small, small_l, seed);
 		expect("a 1 % step, within the 2 % tolerance", ns, 500, PHASES_FLAT, 1, 0);
 	}
+	/* A 4 % step: a phase when the iterations vary by 0.5 %, not when
+	 * they vary by 10 % (within the noisier half's spread). */
+	{
+		static const size_t ends[] = { 250, 500 };
+		static const double levels[] = { 1.04e5, 1e5 };
+
+		for (uint64_t seed = 1; seed <= 3; seed++) {
+			synthetic_seed(seed);
+			for (size_t i = 0; i < 500; i++)
+				ns[i] = (uint64_t)(levels[i >= ends[0]] *
+						   (1 + 0.005 * synthetic_normal()));
+			expect("4 % step, 0.5 % noise", ns, 500, PHASES_WARMUP, 2, 250);
+			for (size_t i = 0; i < 500; i++)
+				ns[i] = (uint64_t)(levels[i >= ends[0]] *
+						   (1 + 0.10 * synthetic_normal()));
+			expect("4 % step, 10 % noise", ns, 500, PHASES_FLAT, 1, 0);
+		}
+	}
 	expect("5 iterations", ns, 5, PHASES_TOO_FEW, 0, 0);
 	CHECK(!strcmp(phases_class_name(PHASES_NO_STEADY_STATE), "no-steady-state"), "name");
 	return unit_test_finish();
