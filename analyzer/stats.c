@@ -24,6 +24,25 @@ static int compare_u64(const void *a, const void *b)
  * typically take 3 or 4 passes instead of qsort's ~23 comparisons each.
  */
 /*
+ * Turn one digit's histogram into the first output position of each digit
+ * value. False when every value has the digit @first (that of any value):
+ * the pass would not move anything and is skipped.
+ */
+static bool digit_offsets(size_t counts[256], size_t n, unsigned first)
+{
+	size_t offset = 0, tmp;
+
+	if (counts[first] == n)
+		return false;
+	for (unsigned b = 0; b < 256; b++) {
+		tmp = counts[b];
+		counts[b] = offset;
+		offset += tmp;
+	}
+	return true;
+}
+
+/*
  * Values that all fit 32 bits (iteration times under 4.29 s, most counts)
  * are sorted as uint32 inside the caller's own array: packed into its first
  * half, sorted with its second half as the radix scratch, and widened back
@@ -49,16 +68,10 @@ static bool sort_narrow(uint64_t *values, size_t n)
 	src = packed;
 	dst = scratch;
 	for (unsigned d = 0; d < 4; d++) {
-		size_t offset = 0, tmp;
 		unsigned shift = 8 * d;
 
-		if (counts[d][(src[0] >> shift) & 0xff] == n)
+		if (!digit_offsets(counts[d], n, (unsigned)(src[0] >> shift) & 0xff))
 			continue;
-		for (unsigned b = 0; b < 256; b++) {
-			tmp = counts[d][b];
-			counts[d][b] = offset;
-			offset += tmp;
-		}
 		for (size_t i = 0; i < n; i++)
 			dst[counts[d][(src[i] >> shift) & 0xff]++] = src[i];
 		uint32_t *swap = src;
@@ -97,16 +110,10 @@ void stats_sort(uint64_t *values, size_t n)
 	src = values;
 	dst = scratch;
 	for (unsigned d = 0; d < 8; d++) {
-		size_t offset = 0, tmp;
 		unsigned shift = 8 * d;
 
-		if (counts[d][(src[0] >> shift) & 0xff] == n)
-			continue; /* one digit for all: this pass would not move anything */
-		for (unsigned b = 0; b < 256; b++) {
-			tmp = counts[d][b];
-			counts[d][b] = offset;
-			offset += tmp;
-		}
+		if (!digit_offsets(counts[d], n, (unsigned)(src[0] >> shift) & 0xff))
+			continue;
 		for (size_t i = 0; i < n; i++)
 			dst[counts[d][(src[i] >> shift) & 0xff]++] = src[i];
 		uint64_t *swap = src;
