@@ -19,6 +19,10 @@
  *             the CPU it is on, "migrate" to the other one (CPUs 0 and 1),
  *             so both run the same user-mode instructions and only "migrate"
  *             changes CPU between begin and end
+ *   extra N   region "extra": ITERATIONS iterations of 2*N instructions,
+ *             except that iterations 26, 36, 46... (1-based: index % 10 == 5
+ *             from index 20 on) execute twice that: known slow iterations
+ *             whose cause is more work (check "report-more-work")
  *   probe     counts its own instructions (user mode, and all) around
  *             ITERATIONS empty iterations of region "probe" and prints
  *             "probe: I iterations, U user, A all instructions per
@@ -158,12 +162,28 @@ int main(int argc, char **argv)
 		printf("known-loop: %ld iterations of loop-big (%lu)\n", iterations, n);
 		return 0;
 	}
+	if (mode && !strcmp(mode, "extra") && argc > 3) {
+		unsigned long n = strtoul(argv[3], NULL, 10);
+		long doubled = 0;
+
+		for (long i = 0; i < iterations; i++) {
+			int is_double = i >= 20 && i % 10 == 5;
+
+			iterprof_iter_begin("extra");
+			known_loop(is_double ? 2 * n : n);
+			iterprof_iter_end("extra");
+			doubled += is_double;
+		}
+		printf("known-loop: %ld iterations of extra (%lu), %ld of them doubled\n", iterations,
+		       n, doubled);
+		return 0;
+	}
 	if (mode && !strcmp(mode, "migrate"))
 		return run_migrate(iterations);
 	if (mode && !strcmp(mode, "probe"))
 		return run_probe(iterations);
 	if (mode) {
-		fprintf(stderr, "known-loop: unknown mode '%s' (big N, migrate, probe)\n", mode);
+		fprintf(stderr, "known-loop: unknown mode '%s' (big N, extra N, migrate, probe)\n", mode);
 		return 2;
 	}
 	for (size_t r = 0; r < sizeof(regions) / sizeof(regions[0]); r++) {
