@@ -466,7 +466,6 @@ int analysis_run(const struct recording_process *p, const struct recording_regio
 	scratch = malloc(n * sizeof(*scratch));
 	if (!scratch)
 		return -ENOMEM;
-	column_hint_large(scratch, n * sizeof(*scratch));
 	err = find_phases(a, r, scratch);
 	if (err)
 		goto out;

@@ -2,10 +2,8 @@
  * column: see column.h.
  */
 #include <errno.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "column.h"
 
@@ -44,19 +42,6 @@ static void put(void *data, uint8_t width, size_t i, uint64_t v)
 	}
 }
 
-void column_hint_large(void *data, size_t bytes)
-{
-	/* Columns of millions of values: ask for transparent huge pages
-	 * (THP is often in "madvise" mode). Touching 300 MB of fresh 4 KiB
-	 * pages costs 75,000 page faults, a tenth of a 10-million-iteration
-	 * report; 2 MB pages cost 150. Only whole pages inside the block. */
-	uintptr_t huge = 2u << 20, start = ((uintptr_t)data + huge - 1) & ~(huge - 1);
-	uintptr_t end = ((uintptr_t)data + bytes) & ~(huge - 1);
-
-	if (end > start)
-		madvise((void *)start, end - start, MADV_HUGEPAGE);
-}
-
 /* Re-store the column @width bytes a value, with room for @capacity. */
 static int widen(struct column *column, uint8_t width, size_t capacity)
 {
@@ -64,7 +49,6 @@ static int widen(struct column *column, uint8_t width, size_t capacity)
 
 	if (!data)
 		return -ENOMEM;
-	column_hint_large(data, capacity * width);
 	for (size_t i = 0; i < column->count; i++)
 		put(data, width, i, column_get(column, i));
 	free(column->data);
@@ -90,7 +74,6 @@ int column_push_slow(struct column *column, uint64_t v)
 			if (!data)
 				return -ENOMEM;
 			column->data = data;
-			column_hint_large(data, capacity * column->width);
 		}
 		column->capacity = capacity;
 	}

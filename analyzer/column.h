@@ -80,10 +80,6 @@ void column_shrink(struct column *column);
 /* Free the values; the column is empty again. Accepts an empty column. */
 void column_free(struct column *column);
 
-/* Hint that @bytes at @data, a large array filled soon, be backed by huge
- * pages (madvise; nothing happens for small ones). */
-void column_hint_large(void *data, size_t bytes);
-
 /* Value @i (< count). */
 static inline uint64_t column_get(const struct column *column, size_t i)
 {

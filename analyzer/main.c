@@ -36,7 +36,7 @@ int main(int argc, char **argv)
 	 * block is freed, after which such blocks come from the heap and
 	 * every realloc copies them (a seventh of a 10-million-iteration
 	 * report); a fixed threshold keeps them mapped, so realloc moves
-	 * page tables (mremap) and huge-page hints apply. */
+	 * page tables (mremap). */
 	mallopt(M_MMAP_THRESHOLD, 1 << 20);
 	if (argc < 2) {
 		usage(stderr);

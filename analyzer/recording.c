@@ -96,8 +96,6 @@ static int region_reserve(struct recording_region *region, size_t capacity)
 {
 	if (grow((void **)&region->start_ns, capacity, sizeof(uint64_t)))
 		return -ENOMEM;
-	if (capacity > region->capacity)
-		column_hint_large(region->start_ns, capacity * sizeof(uint64_t));
 	region->capacity = capacity;
 	return 0;
 }
