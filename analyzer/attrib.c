@@ -245,18 +245,21 @@ void attrib_estimator_add(struct attrib_estimator *e, const struct attrib_model 
 		[ATTRIB_COST_CACHE_MISS] = { ATTRIB_SIG_CACHE_MISSES, ATTRIB_SIG_MINOR_FAULTS },
 	};
 	double cpu = excess(m, s, ATTRIB_SIG_CPU_NS);
+	bool switched;
 
 	if (!e || isnan(cpu))
 		return;
-	/* a switch puts the time of another task or of a wake-up path in the
-	 * iteration's task-clock neighbourhood: not a clean sample */
-	if (excess0(m, s, ATTRIB_SIG_VOLUNTARY) + excess0(m, s, ATTRIB_SIG_INVOLUNTARY) +
-		    excess0(m, s, ATTRIB_SIG_SWITCHES) > 0)
-		return;
+	/* A context switch runs the scheduler and the wake-up path on the
+	 * thread's task-clock: not a clean sample of a fault or a miss. But a
+	 * thread changes CPU only by being switched out and in: a migration's
+	 * samples are all of that kind. */
+	switched = excess0(m, s, ATTRIB_SIG_VOLUNTARY) + excess0(m, s, ATTRIB_SIG_INVOLUNTARY) +
+			   excess0(m, s, ATTRIB_SIG_SWITCHES) > 0;
 	for (unsigned k = 0; k < ATTRIB_COST_COUNT; k++) {
 		double n = excess(m, s, use[k].event);
 
-		if (isnan(n) || n < 1 || excess0(m, s, use[k].quiet) > 0)
+		if (isnan(n) || n < 1 || excess0(m, s, use[k].quiet) > 0 ||
+		    (switched && k != ATTRIB_COST_MIGRATION))
 			continue;
 		estimator_keep(e, k, cpu / n);
 	}

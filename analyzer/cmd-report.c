@@ -270,6 +270,38 @@ struct style {
 	const char *bold, *warn, *off;
 };
 
+/* @text in @st's bold, broken at spaces into lines of at most @width
+ * columns, each starting with @indent (continuations two further in). */
+static void print_wrapped(FILE *out, const char *text, const char *indent, size_t width,
+			  const struct style *st)
+{
+	size_t room = width - strlen(indent);
+	bool first = true;
+
+	while (*text) {
+		size_t len = strlen(text), cut = len, cols = 0;
+		size_t limit = first ? room : room - 2;
+
+		if (stats_display_width(text) > limit) {
+			/* the last space that keeps the line within limit */
+			cut = 0;
+			for (size_t i = 0; text[i] && cols <= limit; i++) {
+				if (text[i] == ' ')
+					cut = i;
+				cols += ((unsigned char)text[i] & 0xc0) != 0x80;
+			}
+			if (!cut)
+				cut = len; /* one long word: as it is */
+		}
+		fprintf(out, "%s%s%s%.*s%s\n", indent, first ? "" : "  ", st->bold, (int)cut, text,
+			st->off);
+		text += cut;
+		while (*text == ' ')
+			text++;
+		first = false;
+	}
+}
+
 /* "12" or "2-10": 1-based iteration numbers, as users count them. */
 static const char *span_text(size_t first, size_t last, char *buf, size_t len)
 {
@@ -348,9 +380,19 @@ static void text_phases(FILE *out, const struct recording_process *p, const stru
 		changes[0] = '\0';
 		if ((long)k != a->reference)
 			changes_text(p, a, k, changes, sizeof(changes));
-		fprintf(out, "      %-17s %*s%s  %-9s %s%s%s\n", span,
-			(int)(10 - stats_display_width(median)), "", median, ph->label, causes,
-			causes[0] && changes[0] ? "; " : "", changes);
+		{
+			char line[400];
+
+			snprintf(line, sizeof(line), "      %-17s %*s%s  %-9s %s%s%s", span,
+				 (int)(10 - stats_display_width(median)), "", median, ph->label,
+				 causes, causes[0] && changes[0] ? "; " : "", changes);
+			if (stats_display_width(line) <= REPORT_WIDTH)
+				fprintf(out, "%s\n", line);
+			else /* what changed on a line of its own */
+				fprintf(out, "      %-17s %*s%s  %-9s %s\n%40s%s\n", span,
+					(int)(10 - stats_display_width(median)), "", median,
+					ph->label, causes, "", changes);
+		}
 	}
 }
 
@@ -381,18 +423,18 @@ static void text_slow(FILE *out, const struct analysis *a, const struct style *s
 		if (best < 0)
 			break;
 		used[best] = true;
+		size_t shown = a->example_count[best] < 3 ? a->example_count[best] : 3;
+
 		examples[0] = '\0';
-		for (size_t e = 0; e < a->example_count[best] && at < sizeof(examples); e++)
+		for (size_t e = 0; e < shown && at < sizeof(examples); e++)
 			at += (size_t)snprintf(examples + at, sizeof(examples) - at, "%s%zu",
 					       e ? ", " : "", a->examples[best][e] + 1);
-		fprintf(out, "        %-16s %8zu iteration%s %10s extra (%s%s)\n",
+		fprintf(out, "        %-16s %7zu iteration%s %9s extra %3.0f %%  (%s%s)\n",
 			attrib_cause_name(best), a->cause_iterations[best],
 			a->cause_iterations[best] == 1 ? " " : "s",
 			stats_format_duration(a->cause_ns[best], v[2], sizeof(v[2])),
-			a->cause_iterations[best] > a->example_count[best] ? "e.g. iterations "
-			: a->example_count[best] == 1			  ? "iteration "
-									  : "iterations ",
-			examples);
+			a->slow_excess_ns > 0 ? 100 * a->cause_ns[best] / a->slow_excess_ns : 0,
+			a->cause_iterations[best] > shown ? "e.g. " : "", examples);
 	}
 	causes_text(a->cause_ns, a->slow_excess_ns, 6, causes, sizeof(causes));
 	fprintf(out, "        their extra time %s: %s\n",
@@ -430,13 +472,13 @@ static void text_region(FILE *out, const struct recording_process *p,
 		st->bold, phases_class_name(a->classification), st->off);
 	if (!region->count)
 		return;
-	fprintf(out, "      %s%s%s\n", st->bold, a->verdict, st->off);
+	print_wrapped(out, a->verdict, "      ", REPORT_WIDTH, st);
 	if (a->phase_count > 1)
 		text_phases(out, p, a);
 	{
 		char span[48];
 
-		fprintf(out, "      %s (iterations %s): median %s  MAD %s  p95 %s  p99 %s  min %s  max %s\n",
+		fprintf(out, "      %s (iterations %s):\n        median %s  MAD %s  p95 %s  p99 %s  min %s  max %s\n",
 			a->steady >= 0 ? "steady state" : a->reference >= 0 ? "last phase" : "all",
 			span_text(a->ref_first, a->ref_last, span, sizeof(span)),
 			stats_format_duration(r->median, v[0], sizeof(v[0])),

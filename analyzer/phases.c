@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -81,6 +82,57 @@ void phases_classify(struct phases *p, size_t n, const struct phases_options *op
 		p->classification = faster_before ? PHASES_SLOWDOWN : PHASES_WARMUP;
 	if (p->classification != PHASES_NO_STEADY_STATE)
 		p->steady = (long)p->count - 1;
+}
+
+/* Phases @i .. @j (inclusive) of @p become one. */
+static void join_phases(struct phases *p, size_t i, size_t j, const uint64_t *ns,
+			const unsigned char *out, uint64_t *scratch)
+{
+	struct phase *a = &p->phase[i];
+
+	a->last = p->phase[j].last;
+	a->median_ns = span_median(ns, out, a->first, a->last, scratch, &a->mad_ns);
+	memmove(&p->phase[i + 1], &p->phase[j + 1], (p->count - j - 1) * sizeof(*p->phase));
+	p->count -= j - i;
+}
+
+/*
+ * Step 3, until nothing changes:
+ *  - neighbours whose medians are within the tolerance merge;
+ *  - a short phase (at most max(min_iterations, 2 % of the iterations))
+ *    between two that are within the tolerance of each other is absorbed
+ *    with both: a stall or a few slower iterations after a sleep in the
+ *    middle of a steady state is not a phase (its iterations show as slow
+ *    ones), and without this the two halves around it stay apart.
+ */
+static void merge_phases(struct phases *p, const uint64_t *ns, const unsigned char *out, size_t n,
+			 const struct phases_options *o, uint64_t *scratch)
+{
+	size_t short_len = n / 50 > o->min_iterations ? n / 50 : o->min_iterations;
+	bool changed = true;
+
+	while (changed) {
+		changed = false;
+		for (size_t i = 1; i < p->count;) {
+			if (is_close(o, &p->phase[i - 1], &p->phase[i])) {
+				join_phases(p, i - 1, i, ns, out, scratch);
+				changed = true;
+			} else {
+				i++;
+			}
+		}
+		for (size_t i = 1; i + 1 < p->count;) {
+			const struct phase *mid = &p->phase[i];
+
+			if (mid->last - mid->first + 1 <= short_len &&
+			    is_close(o, &p->phase[i - 1], &p->phase[i + 1])) {
+				join_phases(p, i - 1, i + 1, ns, out, scratch);
+				changed = true;
+			} else {
+				i++;
+			}
+		}
+	}
 }
 
 int phases_find(const uint64_t *ns, size_t n, const struct phases_options *options,
@@ -163,21 +215,7 @@ int phases_find(const uint64_t *ns, size_t n, const struct phases_options *optio
 		ph->median_ns = span_median(ns, out, ph->first, ph->last, scratch, &ph->mad_ns);
 		p->count++;
 	}
-	/* Neighbours whose medians are within the tolerance merge, left to
-	 * right, each merged phase compared with the next. */
-	for (size_t i = 1; i < p->count;) {
-		if (is_close(o, &p->phase[i - 1], &p->phase[i])) {
-			p->phase[i - 1].last = p->phase[i].last;
-			p->phase[i - 1].median_ns =
-				span_median(ns, out, p->phase[i - 1].first, p->phase[i - 1].last,
-					    scratch, &p->phase[i - 1].mad_ns);
-			memmove(&p->phase[i], &p->phase[i + 1],
-				(p->count - i - 1) * sizeof(*p->phase));
-			p->count--;
-		} else {
-			i++;
-		}
-	}
+	merge_phases(p, ns, out, n, o, scratch);
 	phases_classify(p, n, o);
 	err = 0;
 done:

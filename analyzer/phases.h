@@ -11,7 +11,10 @@
  *    tolerance are merged: max(tolerance_ns, tolerance_rel x the smaller
  *    median, noise_mads x 1.4826 x the larger MAD of the two) (defaults
  *    100 ns, 2 % and 1): a change smaller than that is not one a user would
- *    act on, nor one the iterations' own spread can show;
+ *    act on, nor one the iterations' own spread can show; and a short phase
+ *    (at most max(min_iterations, 2 % of n) iterations) between two that
+ *    are within the tolerance of each other is absorbed with them: a stall
+ *    in the middle of a steady state is slow iterations, not a phase;
  * 4. classification, from the phases left:
  *      too-few          fewer than min_iterations (default 10) iterations;
  *      flat             one phase;

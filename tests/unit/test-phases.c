@@ -97,6 +97,15 @@ int main(void)
 			expect("4 % step, 10 % noise", ns, 500, PHASES_FLAT, 1, 0);
 		}
 	}
+	/* A stall of 5 iterations 10 % slower in the middle of a steady
+	 * state: slow iterations, not a phase splitting it in three. */
+	for (uint64_t seed = 1; seed <= 3; seed++) {
+		synthetic_seed(seed);
+		for (size_t i = 0; i < 400; i++)
+			ns[i] = (uint64_t)(75000 * (1 + 0.01 * synthetic_normal()) *
+					   (i >= 302 && i < 307 ? 1.10 : 1));
+		expect("a 5-iteration stall", ns, 400, PHASES_FLAT, 1, 0);
+	}
 	expect("5 iterations", ns, 5, PHASES_TOO_FEW, 0, 0);
 	CHECK(!strcmp(phases_class_name(PHASES_NO_STEADY_STATE), "no-steady-state"), "name");
 	return unit_test_finish();
