@@ -441,22 +441,26 @@ static void text_slow(FILE *out, const struct analysis *a, const struct style *s
 		stats_format_duration(a->slow_excess_ns, v[2], sizeof(v[2])), causes);
 }
 
-/* The per-event costs the causes used, and where they came from. */
+/* The per-event costs the causes used, when the trace told them (the
+ * calibration constants are in doc/causes.md). */
 static void text_costs(FILE *out, const struct analysis *a)
 {
-	const char *sep = "      cost per event: ";
-	char v[32];
+	static const struct style plain = { "", "", "" };
+	char line[400] = "cost per event, from the trace:", v[32];
+	size_t at = strlen(line);
+	bool any = false;
 
-	for (unsigned k = 0; k < ATTRIB_COST_COUNT; k++) {
+	for (unsigned k = 0; k < ATTRIB_COST_COUNT && at < sizeof(line); k++) {
 		if (!a->model.cost_samples[k])
 			continue;
-		fprintf(out, "%s%s %s (from %zu iterations of the trace)", sep,
-			attrib_cost_name(k), stats_format_duration(a->model.cost_ns[k], v, sizeof(v)),
-			a->model.cost_samples[k]);
-		sep = ", ";
+		at += (size_t)snprintf(line + at, sizeof(line) - at, "%s %s %s (%zu iterations)",
+				       any ? "," : "", attrib_cost_name(k),
+				       stats_format_duration(a->model.cost_ns[k], v, sizeof(v)),
+				       a->model.cost_samples[k]);
+		any = true;
 	}
-	if (sep[0] == ',')
-		fputc('\n', out);
+	if (any)
+		print_wrapped(out, line, "      ", REPORT_WIDTH, &plain);
 }
 
 static void text_region(FILE *out, const struct recording_process *p,
