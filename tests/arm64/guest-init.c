@@ -349,10 +349,13 @@ static long long report_region_int(const struct report *rep, const char *region,
 static double report_region_counter(const struct report *rep, const char *region,
 				    const char *counter, const char *key)
 {
-	const char *r, *end, *c, *v;
+	const char *r, *end, *counters, *c, *v;
 
-	if (!report_region(rep, region, &r, &end) || !(c = json_member(r, end, counter)) ||
-	    !(v = json_member(c, end, key)))
+	/* within the region's "counters": its phases name counters too
+	 * (counter_medians) */
+	if (!report_region(rep, region, &r, &end) ||
+	    !(counters = json_member(r, end, "counters")) ||
+	    !(c = json_member(counters, end, counter)) || !(v = json_member(c, end, key)))
 		return -1;
 	return (*v >= '0' && *v <= '9') ? strtod(v, NULL) : -1;
 }
@@ -1176,9 +1179,10 @@ static double report_region_path(const struct report *rep, const char *region,
 /*
  * iterprof report names more work: known-loop "extra" doubles the
  * instructions of 8 known iterations (26, 36 ... 96 of 100); with
- * instructions counted, the report must flag those 8 as slow (and at most
- * the first call besides) and give each the primary cause "more-work" (what
- * the x86 VMs without a PMU can only call "unexplained").
+ * instructions counted, the report must give exactly those 8 the primary
+ * cause "more-work" among its slow iterations (what the x86 VMs without a
+ * PMU can only call "unexplained"); a few others may be slow from host
+ * noise, never of more work.
  */
 static int check_report_more_work(struct check_ctx *c)
 {
@@ -1206,11 +1210,14 @@ static int check_report_more_work(struct check_ctx *c)
 			verdict = json_member(r, end, "verdict");
 		printf("  report: %.0f slow, %.0f of them more-work, %.0f unexplained; verdict %.200s\n",
 		       slow, more, none, verdict ? verdict : "(none)");
-		/* the first call may be slow too (lazy binding of the
-		 * markers' first use): one more, never of more work */
-		if (more != 8 || slow < 8 || slow > 9)
+		/* Exactly the 8 are more work. Other iterations may be slow
+		 * too — the first call (lazy binding), or the emulation
+		 * stalled by a busy host: with the same instructions, never
+		 * of more work, and not many. */
+		if (more != 8 || slow < 8 || slow > 8 + 5)
 			v = fail(c, "expected the 8 doubled iterations slow with cause more-work "
-				    "(and at most the first call besides): %.0f slow, %.0f more-work",
+				    "(and at most 5 others, not of more work): %.0f slow, "
+				    "%.0f more-work",
 				 slow, more);
 	}
 	free(json);
