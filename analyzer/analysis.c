@@ -4,9 +4,11 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "analysis.h"
 
@@ -182,6 +184,46 @@ static double counter_median(const struct recording_region *r, unsigned c, size_
 	return stats_quantile_sorted(scratch, k, 0.5);
 }
 
+/* How @scratch holds the durations of iterations @first..@last once
+ * sorted: one run, or for a long span two halves sorted at once on two CPUs
+ * (sort_runs): the statistics read both without merging them
+ * (stats_*_runs). Returns the number of runs. */
+static unsigned span_runs(uint64_t *scratch, size_t first, size_t last, struct stats_run run[2])
+{
+	size_t len = last - first + 1, half = len / 2;
+
+	if (len < ANALYSIS_SPLIT_SORT) {
+		run[0] = (struct stats_run){ scratch + first, len };
+		return 1;
+	}
+	run[0] = (struct stats_run){ scratch + first, half };
+	run[1] = (struct stats_run){ scratch + first + half, len - half };
+	return 2;
+}
+
+static void *sort_worker(void *arg)
+{
+	struct stats_run *run = arg;
+
+	stats_sort((uint64_t *)(uintptr_t)run->values, run->len);
+	return NULL;
+}
+
+/* Sort the @count runs of span_runs(), the second on another thread when
+ * there is a second CPU. */
+static void sort_runs(struct stats_run run[2], unsigned count)
+{
+	pthread_t worker;
+	bool is_threaded = count == 2 && sysconf(_SC_NPROCESSORS_ONLN) > 1 &&
+			   !pthread_create(&worker, NULL, sort_worker, &run[1]);
+
+	stats_sort((uint64_t *)(uintptr_t)run[0].values, run[0].len);
+	if (is_threaded)
+		pthread_join(worker, NULL);
+	else if (count == 2)
+		sort_worker(&run[1]);
+}
+
 static int find_phases(struct analysis *a, const struct recording_region *r, uint64_t *scratch)
 {
 	size_t n = r->count, m, block;
@@ -233,11 +275,12 @@ static int find_phases(struct analysis *a, const struct recording_region *r, uin
 	 * reference and overall statistics are read from it next. */
 	column_get_range(&r->duration_ns, 0, n, scratch);
 	for (size_t k = 0; k < as_phases.count; k++) {
-		size_t len = spans[k].last - spans[k].first + 1;
+		struct stats_run run[2];
+		unsigned count = span_runs(scratch, spans[k].first, spans[k].last, run);
 
-		stats_sort(scratch + spans[k].first, len);
-		spans[k].median_ns = stats_quantile_sorted(scratch + spans[k].first, len, 0.5);
-		spans[k].mad_ns = stats_mad_sorted(scratch + spans[k].first, len);
+		sort_runs(run, count);
+		spans[k].median_ns = stats_quantile_runs(run, count, 0.5);
+		spans[k].mad_ns = stats_mad_runs(run, count, spans[k].median_ns);
 	}
 	phases_classify(&as_phases, n, NULL);
 	a->classification = as_phases.classification;
@@ -479,27 +522,28 @@ int analysis_run(const struct recording_process *p, const struct recording_regio
 	}
 	a->ref_count = a->ref_last - a->ref_first + 1;
 	if (a->classification == PHASES_TOO_FEW) {
+		struct stats_run run[2];
+
 		column_get_range(&r->duration_ns, 0, n, scratch);
-		stats_sort(scratch, n);
+		sort_runs(run, span_runs(scratch, 0, n - 1, run));
 	}
 	{
-		/* scratch: every duration, sorted per phase (find_phases) */
-		const uint64_t *ref = scratch + a->ref_first;
-		struct stats_run *runs = malloc((a->phase_count + 1) * sizeof(*runs));
-		unsigned count = 0;
+		/* scratch: every duration, each phase's span sorted as
+		 * span_runs() says (find_phases) */
+		struct stats_run ref[2], *runs = malloc((2 * a->phase_count + 2) * sizeof(*runs));
+		unsigned ref_runs = span_runs(scratch, a->ref_first, a->ref_last, ref), count = 0;
 
 		if (!runs) {
 			err = -ENOMEM;
 			goto out;
 		}
-		stats_summarize_sorted(ref, a->ref_count, &a->ref_stats);
-		a->p95_ns = stats_quantile_sorted(ref, a->ref_count, 0.95);
-		stats_histogram_build(ref, a->ref_count, 12, &a->histogram);
+		stats_summarize_runs(ref, ref_runs, &a->ref_stats);
+		a->p95_ns = stats_quantile_runs(ref, ref_runs, 0.95);
+		stats_histogram_build_runs(ref, ref_runs, 12, &a->histogram);
 		if (a->phase_count <= 1)
-			runs[count++] = (struct stats_run){ scratch, n };
+			count = span_runs(scratch, 0, n - 1, runs);
 		for (size_t k = 0; a->phase_count > 1 && k < a->phase_count; k++)
-			runs[count++] = (struct stats_run){ scratch + a->phase[k].first,
-							    a->phase[k].last - a->phase[k].first + 1 };
+			count += span_runs(scratch, a->phase[k].first, a->phase[k].last, runs + count);
 		stats_summarize_runs(runs, count, &a->all_stats);
 		free(runs);
 	}

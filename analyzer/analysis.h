@@ -45,6 +45,8 @@
 #define ANALYSIS_HEAD 2000
 #define ANALYSIS_BLOCKS 1000
 #define ANALYSIS_SAMPLE 65536
+/* spans of at least this many iterations are sorted as two halves at once */
+#define ANALYSIS_SPLIT_SORT (1u << 20)
 #define ANALYSIS_SLOW_MADS 5.0
 #define ANALYSIS_SLOW_REL 0.05
 #define ANALYSIS_SLOW_NS 2000.0

@@ -11,6 +11,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -139,6 +140,40 @@ static void region_compute(const struct recording_process *process,
 			counter_summarize(region, (int)c, -1, scratch, &result->counters[c]);
 	if (result->task_clock >= 0)
 		counter_summarize(region, -1, result->task_clock, scratch, &result->off_cpu);
+}
+
+struct compute_job {
+	const struct recording_process *process;
+	const struct recording_region *region;
+	uint64_t *scratch;
+	struct region_result *result;
+};
+
+static void *compute_worker(void *arg)
+{
+	struct compute_job *job = arg;
+
+	region_compute(job->process, job->region, job->scratch, job->result);
+	return NULL;
+}
+
+/* region_compute() and analysis_run() of @region: at once, on two CPUs,
+ * for a long region (both only read it). 0 or -ENOMEM. */
+static int analyse_region(const struct recording_process *p, const struct recording_region *r,
+			  uint64_t *scratch, struct region_result *rr, struct analysis *a)
+{
+	struct compute_job job = { p, r, scratch, rr };
+	pthread_t worker;
+	bool is_threaded = r->count >= 100000 && sysconf(_SC_NPROCESSORS_ONLN) > 1 &&
+			   !pthread_create(&worker, NULL, compute_worker, &job);
+	int err;
+
+	if (!is_threaded)
+		region_compute(p, r, scratch, rr);
+	err = analysis_run(p, r, a);
+	if (is_threaded)
+		pthread_join(worker, NULL);
+	return err;
 }
 
 /* ------------------------------------------------------------------------
@@ -685,8 +720,7 @@ static int report_text(FILE *out, const struct recording *rec, bool with_iterati
 				fputc('\n', out);
 			}
 			for (unsigned ri = 0; ri < t->region_count && !err; ri++) {
-				region_compute(p, &t->regions[ri], scratch, rr);
-				err = analysis_run(p, &t->regions[ri], &a);
+				err = analyse_region(p, &t->regions[ri], scratch, rr, &a);
 				if (err)
 					break;
 				text_region(out, p, &t->regions[ri], rr, &a, with_iterations, st);
@@ -1106,8 +1140,7 @@ static int report_json(FILE *out, const struct recording *rec, bool with_iterati
 			for (unsigned ri = 0; ri < t->region_count && !json_failed; ri++) {
 				struct analysis a;
 
-				region_compute(p, &t->regions[ri], scratch, rr);
-				if (analysis_run(p, &t->regions[ri], &a)) {
+				if (analyse_region(p, &t->regions[ri], scratch, rr, &a)) {
 					json_failed = true;
 					break;
 				}

@@ -133,3 +133,37 @@ void column_get_range(const struct column *column, size_t first, size_t n, uint6
 		memcpy(out, (const uint64_t *)column->data + first, n * sizeof(*out));
 	}
 }
+
+int column_append(struct column *to, const struct column *from)
+{
+	size_t count = to->count + from->count;
+	uint8_t width = from->width > to->width ? from->width : to->width;
+
+	if (!from->count)
+		return 0;
+	if (width > to->width) {
+		if (widen(to, width, count))
+			return -ENOMEM;
+	} else if (count > to->capacity) {
+		if (to->width) {
+			void *data = realloc(to->data, count * to->width);
+
+			if (!data)
+				return -ENOMEM;
+			to->data = data;
+		}
+		to->capacity = count;
+	}
+	if (!width) {
+		to->count = count;
+		return 0;
+	}
+	if (from->width == to->width) {
+		memcpy((char *)to->data + to->count * width, from->data, from->count * width);
+	} else {
+		for (size_t i = 0; i < from->count; i++)
+			put(to->data, width, to->count + i, column_get(from, i));
+	}
+	to->count = count;
+	return 0;
+}

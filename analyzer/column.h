@@ -74,6 +74,10 @@ static inline int column_push(struct column *column, uint64_t v)
 	return column_push_slow(column, v);
 }
 
+/* Append every value of @from to @to (widening @to if need be). 0 or
+ * -ENOMEM (@to unchanged). */
+int column_append(struct column *to, const struct column *from);
+
 /* Release the spare capacity kept for appends. */
 void column_shrink(struct column *column);
 

@@ -10,10 +10,12 @@
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "recording.h"
 #include "trace-reader.h"
@@ -151,21 +153,96 @@ static int region_append(struct recording_region *region,
 	return 0;
 }
 
-/* Read one thread's records into @thread. */
-static int load_thread(struct recording_process *process, struct recording_thread *thread,
-		       const struct trace_reader *reader, unsigned index, char *why,
-		       size_t why_len)
+/*
+ * One part of a thread's chunks, read by load_part(): by the calling thread,
+ * or by a worker when the thread is long enough to split in two (chunks
+ * decode independently). What a part reads that belongs to the process
+ * (FUNCTION records, drop reasons) is kept in the part and added in order
+ * when the parts are joined.
+ */
+struct load_part {
+	/* in */
+	const struct recording_process *process; /* counters */
+	const struct trace_reader *reader;
+	unsigned index;
+	uint32_t first_chunk, end_chunk;
+	bool is_continuation; /* not the thread's first part */
+	/* out */
+	struct recording_thread thread;
+	unsigned function_count;
+	struct recording_function *functions;
+	uint64_t dropped_by_reason[ITP_DROP_REASON_MAX + 1];
+	int *region_of_id; /* region id -> region index + 1, 0 unbound */
+	size_t ids;
+	/* per region of thread: in a continuation, the region id its
+	 * iterations had when no REGION record of this part named it (the
+	 * part before may have), else -1 */
+	int *unresolved;
+	uint64_t records;
+	uint32_t first_seq, last_seq;
+	uint64_t first_offset;
+	int err;
+	char why[512];
+};
+
+static void part_free(struct load_part *lp)
 {
+	thread_free(&lp->thread);
+	for (unsigned i = 0; i < lp->function_count; i++)
+		function_free(&lp->functions[i]);
+	free(lp->functions);
+	free(lp->region_of_id);
+	free(lp->unresolved);
+}
+
+/* Note region @idx of @lp's thread as named (-1) or standing for @id. */
+static int part_mark(struct load_part *lp, int idx, int id)
+{
+	if (grow((void **)&lp->unresolved, lp->thread.region_count, sizeof(*lp->unresolved)))
+		return -ENOMEM;
+	lp->unresolved[idx] = id;
+	return 0;
+}
+
+/* The region of @lp's thread for an iteration of region id @id. */
+static int part_region_of(struct load_part *lp, uint16_t id)
+{
+	char name[40];
+	int idx;
+
+	if (id < lp->ids && lp->region_of_id[id])
+		return lp->region_of_id[id] - 1;
+	/* Its REGION record was lost (a seq gap says so), or, in a
+	 * continuation, is in the part before: keep the iterations under a
+	 * name that says it until the parts are joined. */
+	snprintf(name, sizeof(name), "(unnamed region %u)", id);
+	idx = thread_region(&lp->thread, name, sizeof(name));
+	if (idx < 0 || part_mark(lp, idx, lp->is_continuation ? id : -1))
+		return -ENOMEM;
+	/* bound to it until a REGION record names the id: once per id, not
+	 * once per iteration */
+	if (id >= lp->ids) {
+		if (grow((void **)&lp->region_of_id, (size_t)id + 1, sizeof(*lp->region_of_id)))
+			return -ENOMEM;
+		memset(lp->region_of_id + lp->ids, 0, (id + 1 - lp->ids) * sizeof(*lp->region_of_id));
+		lp->ids = (size_t)id + 1;
+	}
+	lp->region_of_id[id] = idx + 1;
+	return idx;
+}
+
+/* Read @lp's chunks into it; sets lp->err (0 or -errno, lp->why). */
+static void load_part(struct load_part *lp)
+{
+	struct recording_thread *thread = &lp->thread;
 	struct trace_cursor cursor;
 	struct trace_record rec;
-	int *region_of_id = NULL; /* region id -> region index + 1, 0 unbound */
-	size_t ids = 0;
 	int err = 0, idx;
 
-	thread->tid = trace_reader_thread(reader, index)->tid;
-	thread->thread_seq = trace_reader_thread(reader, index)->thread_seq;
-	trace_cursor_init(&cursor, reader, index);
-	while ((err = trace_cursor_next(&cursor, &rec, why, why_len)) > 0) {
+	thread->tid = trace_reader_thread(lp->reader, lp->index)->tid;
+	thread->thread_seq = trace_reader_thread(lp->reader, lp->index)->thread_seq;
+	trace_cursor_init_range(&cursor, lp->reader, lp->index, lp->first_chunk, lp->end_chunk);
+	while ((err = trace_cursor_next(&cursor, &rec, lp->why, sizeof(lp->why))) > 0) {
 		switch (rec.type) {
 		case ITP_REC_THREAD:
 			memcpy(thread->name, rec.thread.name, rec.thread.name_len);
@@ -173,43 +250,32 @@ static int load_thread(struct recording_process *process, struct recording_threa
 			break;
 		case ITP_REC_REGION:
 			idx = thread_region(thread, rec.region.name, rec.region.name_len);
-			if (idx < 0)
+			if (idx < 0 || ((unsigned)idx + 1 == thread->region_count && part_mark(lp, idx, -1)))
 				goto nomem;
-			if (rec.region.id >= ids) {
+			if (rec.region.id >= lp->ids) {
 				size_t n = (size_t)rec.region.id + 1;
 
-				if (grow((void **)&region_of_id, n, sizeof(*region_of_id)))
+				if (grow((void **)&lp->region_of_id, n, sizeof(*lp->region_of_id)))
 					goto nomem;
-				memset(region_of_id + ids, 0, (n - ids) * sizeof(*region_of_id));
-				ids = n;
+				memset(lp->region_of_id + lp->ids, 0,
+				       (n - lp->ids) * sizeof(*lp->region_of_id));
+				lp->ids = n;
 			}
-			region_of_id[rec.region.id] = idx + 1;
+			lp->region_of_id[rec.region.id] = idx + 1;
 			break;
 		case ITP_REC_ITERATION_BATCH:
 			break; /* never returned: the cursor gives its entries */
 		case ITP_REC_ITERATION:
-			if (rec.iteration.region_id < ids && region_of_id[rec.iteration.region_id]) {
-				idx = region_of_id[rec.iteration.region_id] - 1;
-			} else {
-				/* Its REGION record was lost (a seq gap says so):
-				 * keep the iterations under a name that says it. */
-				char name[40];
-
-				snprintf(name, sizeof(name), "(unnamed region %u)",
-					 rec.iteration.region_id);
-				idx = thread_region(thread, name, sizeof(name));
-				if (idx < 0)
-					goto nomem;
-			}
-			if (region_append(&thread->regions[idx], process, &rec))
+			idx = part_region_of(lp, rec.iteration.region_id);
+			if (idx < 0 || region_append(&thread->regions[idx], lp->process, &rec))
 				goto nomem;
 			thread->iterations++;
 			break;
 		case ITP_REC_DROPPED:
 			thread->dropped += rec.dropped.count;
-			process->dropped_by_reason[rec.dropped.reason <= ITP_DROP_REASON_MAX
-							   ? rec.dropped.reason
-							   : 0] += rec.dropped.count;
+			lp->dropped_by_reason[rec.dropped.reason <= ITP_DROP_REASON_MAX
+						      ? rec.dropped.reason
+						      : 0] += rec.dropped.count;
 			break;
 		case ITP_REC_FUNCTION: {
 			struct recording_function f = {
@@ -221,12 +287,12 @@ static int load_thread(struct recording_process *process, struct recording_threa
 			};
 
 			if (!f.pattern || !f.name || !f.module || !f.reason ||
-			    grow((void **)&process->functions, process->function_count + 1,
-				 sizeof(*process->functions))) {
+			    grow((void **)&lp->functions, lp->function_count + 1,
+				 sizeof(*lp->functions))) {
 				function_free(&f);
 				goto nomem;
 			}
-			process->functions[process->function_count++] = f;
+			lp->functions[lp->function_count++] = f;
 			break;
 		}
 		case ITP_REC_NOTE: {
@@ -243,9 +309,179 @@ static int load_thread(struct recording_process *process, struct recording_threa
 		}
 	}
 	thread->lost_records = cursor.lost_records;
-	free(region_of_id);
-	if (err < 0)
+	lp->records = cursor.records;
+	lp->first_seq = cursor.first_seq;
+	lp->first_offset = cursor.first_offset;
+	lp->last_seq = (uint32_t)(cursor.next_seq - 1);
+	lp->err = err < 0 ? err : 0;
+	return;
+
+nomem:
+	snprintf(lp->why, sizeof(lp->why), "%s: out of memory reading thread %" PRIu32,
+		 trace_reader_name(lp->reader), thread->tid);
+	lp->err = -ENOMEM;
+}
+
+static void *load_part_worker(void *arg)
+{
+	load_part(arg);
+	return NULL;
+}
+
+/* Append @from's iterations to @to. */
+static int region_join(struct recording_region *to, struct recording_region *from)
+{
+	if (!from->count)
+		return 0;
+	if (region_reserve(to, to->count + from->count))
+		return -ENOMEM;
+	memcpy(to->start_ns + to->count, from->start_ns, from->count * sizeof(*to->start_ns));
+	if (column_append(&to->duration_ns, &from->duration_ns) ||
+	    column_append(&to->flags, &from->flags))
+		return -ENOMEM;
+	for (unsigned c = 0; c < ITP_MAX_COUNTERS; c++) {
+		if (!from->has_values[c])
+			continue;
+		to->has_values[c] = true;
+		if (column_append(&to->values[c], &from->values[c]))
+			return -ENOMEM;
+	}
+	to->count += from->count;
+	if (from->min_depth < to->min_depth)
+		to->min_depth = from->min_depth;
+	return 0;
+}
+
+/* Join @next, the part after @lp, into @lp. */
+static int part_join(struct load_part *lp, struct load_part *next)
+{
+	struct recording_thread *t = &lp->thread, *u = &next->thread;
+
+	if (next->records && lp->records) {
+		/* the seq gap between the parts, as one cursor would see it */
+		uint32_t delta = next->first_seq - (lp->last_seq + 1);
+
+		if (delta >= 0x80000000u) {
+			snprintf(lp->why, sizeof(lp->why),
+				 "%s: byte %" PRIu64 ": record seq %" PRIu32 " after seq %" PRIu32
+				 " (out of order)",
+				 trace_reader_name(lp->reader), next->first_offset, next->first_seq,
+				 lp->last_seq);
+			return -EINVAL;
+		}
+		t->lost_records += delta;
+	}
+	if (next->records) {
+		lp->last_seq = next->last_seq;
+		if (!lp->records) {
+			lp->first_seq = next->first_seq;
+			lp->first_offset = next->first_offset;
+		}
+		lp->records += next->records;
+	}
+	if (!t->name[0])
+		memcpy(t->name, u->name, sizeof(t->name));
+	t->iterations += u->iterations;
+	t->dropped += u->dropped;
+	t->lost_records += u->lost_records;
+	for (unsigned r = 0; r <= ITP_DROP_REASON_MAX; r++)
+		lp->dropped_by_reason[r] += next->dropped_by_reason[r];
+	for (unsigned i = 0; i < u->note_count; i++) {
+		if (grow((void **)&t->notes, t->note_count + 1, sizeof(*t->notes)))
+			return -ENOMEM;
+		t->notes[t->note_count++] = u->notes[i];
+		u->notes[i] = NULL;
+	}
+	for (unsigned i = 0; i < next->function_count; i++) {
+		if (grow((void **)&lp->functions, lp->function_count + 1, sizeof(*lp->functions)))
+			return -ENOMEM;
+		lp->functions[lp->function_count++] = next->functions[i];
+		memset(&next->functions[i], 0, sizeof(next->functions[i]));
+	}
+	for (unsigned r = 0; r < u->region_count; r++) {
+		struct recording_region *from = &u->regions[r];
+		const char *name = from->name;
+		int idx, id = next->unresolved[r];
+
+		/* an id the part before named */
+		if (id >= 0 && (size_t)id < lp->ids && lp->region_of_id[id])
+			name = t->regions[lp->region_of_id[id] - 1].name;
+		idx = thread_region(t, name, strlen(name));
+		if (idx < 0 || ((unsigned)idx + 1 == t->region_count && part_mark(lp, idx, -1)))
+			return -ENOMEM;
+		if (region_join(&t->regions[idx], from))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Threads of at least this many chunks (64 KiB each by default) are read
+ * in two parts at once when a second CPU is online. */
+#define PARALLEL_MIN_CHUNKS 32
+
+/* Read one thread's records into @thread. */
+static int load_thread(struct recording_process *process, struct recording_thread *thread,
+		       const struct trace_reader *reader, unsigned index, char *why,
+		       size_t why_len)
+{
+	uint32_t chunks = trace_reader_thread(reader, index)->chunk_count;
+	struct load_part part[2];
+	unsigned parts = 1;
+	pthread_t worker;
+	int err;
+
+	memset(part, 0, sizeof(part));
+	for (unsigned k = 0; k < 2; k++) {
+		part[k].process = process;
+		part[k].reader = reader;
+		part[k].index = index;
+	}
+	part[0].end_chunk = chunks;
+	if (chunks >= PARALLEL_MIN_CHUNKS && sysconf(_SC_NPROCESSORS_ONLN) > 1 &&
+	    !getenv("ITERPROF_REPORT_SERIAL")) {
+		part[0].end_chunk = chunks / 2;
+		part[1].first_chunk = chunks / 2;
+		part[1].end_chunk = chunks;
+		part[1].is_continuation = true;
+		if (!pthread_create(&worker, NULL, load_part_worker, &part[1]))
+			parts = 2;
+		else
+			part[0].end_chunk = chunks; /* no thread: one part after all */
+	}
+	load_part(&part[0]);
+	if (parts == 2)
+		pthread_join(worker, NULL);
+	err = part[0].err;
+	if (!err && parts == 2) {
+		err = part[1].err;
+		if (err)
+			memcpy(part[0].why, part[1].why, sizeof(part[0].why));
+		else
+			err = part_join(&part[0], &part[1]);
+	}
+	if (parts == 2)
+		part_free(&part[1]);
+	if (err) {
+		snprintf(why, why_len, "%s", part[0].why);
+		part_free(&part[0]);
 		return err;
+	}
+	/* the thread and the process take what the part read */
+	*thread = part[0].thread;
+	memset(&part[0].thread, 0, sizeof(part[0].thread));
+	for (unsigned r = 0; r <= ITP_DROP_REASON_MAX; r++)
+		process->dropped_by_reason[r] += part[0].dropped_by_reason[r];
+	for (unsigned i = 0; i < part[0].function_count; i++) {
+		if (grow((void **)&process->functions, process->function_count + 1,
+			 sizeof(*process->functions))) {
+			part_free(&part[0]);
+			snprintf(why, why_len, "%s: out of memory", trace_reader_name(reader));
+			return -ENOMEM;
+		}
+		process->functions[process->function_count++] = part[0].functions[i];
+		memset(&part[0].functions[i], 0, sizeof(part[0].functions[i]));
+	}
+	part_free(&part[0]);
 	for (unsigned i = 0; i < thread->region_count; i++) {
 		struct recording_region *region = &thread->regions[i];
 
@@ -259,12 +495,6 @@ static int load_thread(struct recording_process *process, struct recording_threa
 			region->min_depth = 0;
 	}
 	return 0;
-
-nomem:
-	free(region_of_id);
-	snprintf(why, why_len, "%s: out of memory reading thread %" PRIu32,
-		 trace_reader_name(reader), thread->tid);
-	return -ENOMEM;
 }
 
 static int load_process(struct recording_process *p, const struct trace_reader *reader,

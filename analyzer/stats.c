@@ -244,13 +244,12 @@ int stats_summarize(const uint64_t *values, size_t n, struct stats_summary *s)
 	return 0;
 }
 
-void stats_histogram_build(const uint64_t *sorted, size_t n, unsigned max_bins,
-			   struct stats_histogram *h)
+/* The bins of a histogram of values from @min to @max (counts left 0). */
+static void histogram_edges(struct stats_histogram *h, uint64_t min, uint64_t max,
+			    unsigned max_bins)
 {
-	uint64_t min = sorted[0], max = sorted[n - 1];
 	unsigned bins;
 
-	assert(n >= 1);
 	memset(h, 0, sizeof(*h));
 	if (max_bins < 1)
 		max_bins = 1;
@@ -285,7 +284,16 @@ void stats_histogram_build(const uint64_t *sorted, size_t n, unsigned max_bins,
 	}
 	h->bins = bins;
 	h->lower[bins] = max;
+}
 
+void stats_histogram_build(const uint64_t *sorted, size_t n, unsigned max_bins,
+			   struct stats_histogram *h)
+{
+	unsigned bins;
+
+	assert(n >= 1);
+	histogram_edges(h, sorted[0], sorted[n - 1], max_bins);
+	bins = h->bins;
 	for (size_t i = 0, b = 0; i < n; i++) {
 		while (b + 1 < bins && sorted[i] >= h->lower[b + 1])
 			b++;
@@ -462,6 +470,17 @@ static uint64_t runs_select(const struct stats_run *runs, unsigned count, size_t
 	return lo;
 }
 
+static double runs_quantile(const struct stats_run *runs, unsigned count, size_t n, double q);
+
+double stats_quantile_runs(const struct stats_run *runs, unsigned count, double q)
+{
+	size_t n = 0;
+
+	for (unsigned r = 0; r < count; r++)
+		n += runs[r].len;
+	return n ? runs_quantile(runs, count, n, q) : 0;
+}
+
 static double runs_quantile(const struct stats_run *runs, unsigned count, size_t n, double q)
 {
 	double h = (double)(n - 1) * (q < 0 ? 0 : q > 1 ? 1 : q), frac;
@@ -518,7 +537,6 @@ void stats_summarize_runs(const struct stats_run *runs, unsigned count,
 			  struct stats_summary *s)
 {
 	double median;
-	__int128 m2;
 	size_t n = 0;
 
 	memset(s, 0, sizeof(*s));
@@ -552,13 +570,59 @@ void stats_summarize_runs(const struct stats_run *runs, unsigned count,
 	s->median = median;
 	s->p90 = runs_quantile(runs, count, n, 0.9);
 	s->p99 = runs_quantile(runs, count, n, 0.99);
+	s->mad = stats_mad_runs(runs, count, median);
+}
+
+double stats_mad_runs(const struct stats_run *runs, unsigned count, double median)
+{
+	uint64_t min = UINT64_MAX, max = 0;
+	size_t n = 0, lo, hi;
+	__int128 m2, a, b;
+
+	for (unsigned r = 0; r < count; r++) {
+		if (!runs[r].len)
+			continue;
+		n += runs[r].len;
+		min = runs[r].values[0] < min ? runs[r].values[0] : min;
+		max = runs[r].values[runs[r].len - 1] > max ? runs[r].values[runs[r].len - 1] : max;
+	}
+	if (!n)
+		return 0;
 	/* the median is a whole number or half of one */
 	m2 = (__int128)(2 * median + 0.5);
-	{
-		size_t lo = (n - 1) / 2, hi = n / 2;
-		__int128 a = runs_select_deviation(runs, count, m2, s->max - s->min, lo);
-		__int128 b = hi == lo ? a : runs_select_deviation(runs, count, m2, s->max - s->min, hi);
+	lo = (n - 1) / 2;
+	hi = n / 2;
+	a = runs_select_deviation(runs, count, m2, max - min, lo);
+	b = hi == lo ? a : runs_select_deviation(runs, count, m2, max - min, hi);
+	return ((double)a + (double)b) / 4; /* halves, averaged */
+}
 
-		s->mad = ((double)a + (double)b) / 4; /* halves, averaged */
+void stats_histogram_build_runs(const struct stats_run *runs, unsigned count, unsigned max_bins,
+				struct stats_histogram *h)
+{
+	uint64_t min = UINT64_MAX, max = 0;
+	size_t n = 0;
+
+	for (unsigned r = 0; r < count; r++) {
+		if (!runs[r].len)
+			continue;
+		n += runs[r].len;
+		min = runs[r].values[0] < min ? runs[r].values[0] : min;
+		max = runs[r].values[runs[r].len - 1] > max ? runs[r].values[runs[r].len - 1] : max;
+	}
+	assert(n >= 1);
+	histogram_edges(h, min, max, max_bins);
+	/* bin b: lower[b] <= x < lower[b + 1], the last one up to max */
+	for (unsigned b = 0; b < h->bins; b++) {
+		size_t below = 0, upto = 0;
+
+		for (unsigned r = 0; r < count; r++) {
+			if (h->lower[b])
+				below += count_at_most(runs[r].values, runs[r].len, h->lower[b] - 1);
+			upto += b + 1 == h->bins ? runs[r].len
+						 : count_at_most(runs[r].values, runs[r].len,
+								 h->lower[b + 1] - 1);
+		}
+		h->count[b] = upto - below;
 	}
 }

@@ -64,6 +64,11 @@ struct stats_run {
 void stats_summarize_runs(const struct stats_run *runs, unsigned count,
 			  struct stats_summary *summary);
 
+/* Quantile @q (as stats_quantile_sorted), MAD around @median, histogram
+ * (as stats_histogram_build, n >= 1) of the union of @count sorted runs. */
+double stats_quantile_runs(const struct stats_run *runs, unsigned count, double q);
+double stats_mad_runs(const struct stats_run *runs, unsigned count, double median);
+
 /* The @k-th smallest (0-based, k < n) of @n >= 1 values, found by
  * reordering them in place (expected O(n)). */
 uint64_t stats_select(uint64_t *values, size_t n, size_t k);
@@ -92,6 +97,10 @@ struct stats_histogram {
  * kept: they show the gaps. */
 void stats_histogram_build(const uint64_t *sorted, size_t n, unsigned max_bins,
 			   struct stats_histogram *histogram);
+
+/* The same over the union of @count sorted runs (see stats_run). */
+void stats_histogram_build_runs(const struct stats_run *runs, unsigned count, unsigned max_bins,
+				struct stats_histogram *histogram);
 
 /*
  * Print the histogram, one line per bin, each at most @width columns

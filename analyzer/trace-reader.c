@@ -447,35 +447,69 @@ const struct trace_thread_info *trace_reader_thread(const struct trace_reader *r
 	return &r->threads[index];
 }
 
-void trace_cursor_init(struct trace_cursor *c, const struct trace_reader *r, unsigned thread)
+void trace_cursor_init_range(struct trace_cursor *c, const struct trace_reader *r,
+			     unsigned thread, uint32_t first, uint32_t end)
 {
-	assert(thread < r->thread_count);
+	assert(thread < r->thread_count && end <= r->threads[thread].chunk_count);
 	memset(c, 0, sizeof(*c));
 	c->reader = r;
 	c->thread = thread;
+	c->chunk = first;
+	c->drop_first = first;
+	c->begin_chunk = first;
+	c->end_chunk = end;
 	c->pos = ITP_CHUNK_HEADER_SIZE;
 }
+
+void trace_cursor_init(struct trace_cursor *c, const struct trace_reader *r, unsigned thread)
+{
+	assert(thread < r->thread_count);
+	trace_cursor_init_range(c, r, thread, 0, r->threads[thread].chunk_count);
+}
+
+/* Drop the pages of the contiguous file range [@from, @to) from the
+ * mapping (whole pages inside it). */
+static void drop_range(const struct trace_reader *r, uint64_t from, uint64_t to)
+{
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t start = ((uintptr_t)r->data + from + page - 1) & ~(page - 1);
+	uintptr_t end = ((uintptr_t)r->data + to) & ~(page - 1);
+
+	if (end > start)
+		madvise((void *)start, end - start, MADV_DONTNEED);
+}
+
+/* Chunks read but not dropped yet, at most (see cursor_next_chunk). */
+#define DROP_BATCH 16
 
 static void cursor_next_chunk(struct trace_cursor *c)
 {
 	const struct trace_reader *r = c->reader;
+	const struct trace_chunk *chunks = &r->chunks[r->thread_first[c->thread]];
+	uint32_t count = r->threads[c->thread].chunk_count;
 
-	if (r->map && c->chunk < r->threads[c->thread].chunk_count) {
-		/* Done with this chunk: drop its pages from the mapping, so
-		 * that reading a 300 MB trace does not keep 300 MB resident
-		 * next to the model built from it (the pages stay in the page
-		 * cache; touching them again reads them back). */
-		const struct trace_chunk *ch = &r->chunks[r->thread_first[c->thread] + c->chunk];
-		uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
-		uintptr_t start = ((uintptr_t)r->data + ch->offset + page - 1) & ~(page - 1);
-		uintptr_t end = ((uintptr_t)r->data + ch->offset + ch->length) & ~(page - 1);
-
-		if (end > start)
-			madvise((void *)start, end - start, MADV_DONTNEED);
-	}
 	c->chunk++;
 	c->pos = ITP_CHUNK_HEADER_SIZE;
 	c->prev_start_ns = 0; /* start times are deltas within a chunk */
+	/*
+	 * Drop the pages of the chunks read from the mapping, so that reading
+	 * a 300 MB trace does not keep 300 MB resident next to the model built
+	 * from it (the pages stay in the page cache; touching them again reads
+	 * them back). In batches of DROP_BATCH chunks, neighbours in the file
+	 * in one call: each call flushes the TLB of every CPU the reader's
+	 * threads run on.
+	 */
+	if (!r->map || (c->chunk - c->drop_first < DROP_BATCH && c->chunk < c->end_chunk &&
+			c->chunk < count))
+		return;
+	for (uint32_t k = c->drop_first; k < c->chunk && k < count;) {
+		uint64_t from = chunks[k].offset, to = from + chunks[k].length;
+
+		for (k++; k < c->chunk && k < count && chunks[k].offset == to; k++)
+			to += chunks[k].length;
+		drop_range(r, from, to);
+	}
+	c->drop_first = c->chunk;
 }
 
 /* Decode the payload of a record whose header has been checked; 0 or
@@ -599,12 +633,11 @@ int trace_cursor_next(struct trace_cursor *c, struct trace_record *rec, char *wh
 		      size_t why_len)
 {
 	const struct trace_reader *r = c->reader;
-	const struct trace_thread_info *t = &r->threads[c->thread];
 	const struct trace_chunk *chunks = &r->chunks[r->thread_first[c->thread]];
 
 	if (c->batch_left)
 		return batch_next(c, rec, why, why_len);
-	while (!c->done && c->chunk < t->chunk_count) {
+	while (!c->done && c->chunk < c->end_chunk) {
 		const struct trace_chunk *ch = &chunks[c->chunk];
 		const unsigned char *p;
 		uint32_t word, type, size, delta;
@@ -671,8 +704,14 @@ int trace_cursor_next(struct trace_cursor *c, struct trace_record *rec, char *wh
 					   "record seq %" PRIu32 " after seq %" PRIu32
 					   " (out of order)",
 					   rec->seq, (uint32_t)(c->next_seq - 1));
+		if (!c->records && c->begin_chunk)
+			delta = 0; /* a later part: the caller counts the gap */
 		c->lost_records += delta;
 		c->next_seq = (uint64_t)rec->seq + 1;
+		if (!c->records) {
+			c->first_seq = rec->seq;
+			c->first_offset = rec->offset;
+		}
 		if (rec->type == ITP_REC_ITERATION)
 			c->prev_start_ns = rec->iteration.start_ns;
 		c->records++;

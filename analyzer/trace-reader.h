@@ -131,8 +131,13 @@ struct trace_cursor {
 	uint64_t prev_start_ns; /* of the chunk's previous ITERATION (delta base) */
 	bool seen_record;
 	bool done;
+	uint32_t begin_chunk; /* the range read: chunk indexes begin..end-1 */
+	uint32_t drop_first;  /* first chunk read whose pages are not dropped */
+	uint32_t end_chunk;
 	uint64_t lost_records; /* seq gaps so far */
 	uint64_t records;      /* records returned so far */
+	uint32_t first_seq;    /* of the first record returned, if any */
+	uint64_t first_offset; /* and its byte offset */
 	/* An ITERATION_BATCH being returned entry by entry, as ITERATION
 	 * records carrying the batch's seq, size and offset. */
 	const unsigned char *batch_p, *batch_end;
@@ -176,6 +181,13 @@ const struct trace_thread_info *trace_reader_thread(const struct trace_reader *r
 /* Start reading thread @thread from its first record. */
 void trace_cursor_init(struct trace_cursor *cursor, const struct trace_reader *reader,
 		       unsigned thread);
+
+/* The same over the thread's chunks @first .. @end - 1 only (indexes in its
+ * chunk list, end <= chunk_count): chunks decode independently, so parts of
+ * one thread can be read in parallel. The seq gap between two parts is the
+ * caller's to count (first_seq of one, next_seq of the one before). */
+void trace_cursor_init_range(struct trace_cursor *cursor, const struct trace_reader *reader,
+			     unsigned thread, uint32_t first, uint32_t end);
 
 /*
  * The thread's next record in *@record. Returns 1, 0 at the end of the

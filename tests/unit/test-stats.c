@@ -321,6 +321,16 @@ static void test_runs(void)
 		      got.p99, want.median, want.p90, want.p99);
 		CHECK(got.mad == want.mad, "trial %u: MAD %g, expected %g", trial, got.mad, want.mad);
 		CHECK(fabs(got.mean - want.mean) <= 1e-9 * want.mean, "trial %u: mean", trial);
+		stats_sort(all, n);
+		CHECK(stats_quantile_runs(runs, count, 0.95) == stats_quantile_sorted(all, n, 0.95),
+		      "trial %u: p95", trial);
+		{
+			struct stats_histogram hw, hg;
+
+			stats_histogram_build(all, n, 12, &hw);
+			stats_histogram_build_runs(runs, count, 12, &hg);
+			CHECK(!memcmp(&hw, &hg, sizeof(hw)), "trial %u: histogram", trial);
+		}
 	}
 }
 
