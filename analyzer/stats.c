@@ -43,6 +43,30 @@ static bool digit_offsets(size_t counts[256], size_t n, unsigned first)
 }
 
 /*
+ * The LSD passes of a radix sort of @n @type values at @values, @scratch
+ * the other buffer, @counts[d] the histogram of byte d (d < @digits) of the
+ * values; the sorted values end in @values. One definition for the 32- and
+ * 64-bit sorts.
+ */
+#define RADIX_PASSES(type, values, scratch, n, counts, digits)                           \
+	do {                                                                              \
+		type *src_ = (values), *dst_ = (scratch), *swap_;                          \
+		for (unsigned d_ = 0; d_ < (digits); d_++) {                               \
+			unsigned shift_ = 8 * d_;                                          \
+			if (!digit_offsets((counts)[d_], (n),                              \
+					   (unsigned)(src_[0] >> shift_) & 0xff))          \
+				continue;                                                  \
+			for (size_t i_ = 0; i_ < (n); i_++)                                \
+				dst_[(counts)[d_][(src_[i_] >> shift_) & 0xff]++] = src_[i_]; \
+			swap_ = src_;                                                      \
+			src_ = dst_;                                                       \
+			dst_ = swap_;                                                      \
+		}                                                                          \
+		if (src_ != (values))                                                      \
+			memcpy((values), src_, (n) * sizeof(type));                        \
+	} while (0)
+
+/*
  * Values that all fit 32 bits (iteration times under 4.29 s, most counts)
  * are sorted as uint32 inside the caller's own array: packed into its first
  * half, sorted with its second half as the radix scratch, and widened back
@@ -52,7 +76,7 @@ static bool digit_offsets(size_t counts[256], size_t n, unsigned first)
  */
 static bool sort_narrow(uint64_t *values, size_t n)
 {
-	uint32_t *packed = (uint32_t *)(void *)values, *scratch = packed + n, *src, *dst;
+	uint32_t *packed = (uint32_t *)(void *)values, *scratch = packed + n;
 	size_t counts[4][256] = { { 0 } };
 
 	for (size_t i = 0; i < n; i++)
@@ -65,21 +89,7 @@ static bool sort_narrow(uint64_t *values, size_t n)
 		for (unsigned d = 0; d < 4; d++)
 			counts[d][(v >> (8 * d)) & 0xff]++;
 	}
-	src = packed;
-	dst = scratch;
-	for (unsigned d = 0; d < 4; d++) {
-		unsigned shift = 8 * d;
-
-		if (!digit_offsets(counts[d], n, (unsigned)(src[0] >> shift) & 0xff))
-			continue;
-		for (size_t i = 0; i < n; i++)
-			dst[counts[d][(src[i] >> shift) & 0xff]++] = src[i];
-		uint32_t *swap = src;
-		src = dst;
-		dst = swap;
-	}
-	if (src != packed)
-		memcpy(packed, src, n * sizeof(*packed));
+	RADIX_PASSES(uint32_t, packed, scratch, n, counts, 4);
 	for (size_t i = n; i-- > 0;)
 		values[i] = packed[i];
 	return true;
@@ -88,7 +98,7 @@ static bool sort_narrow(uint64_t *values, size_t n)
 void stats_sort(uint64_t *values, size_t n)
 {
 	size_t (*counts)[256];
-	uint64_t *scratch, *src, *dst;
+	uint64_t *scratch;
 
 	if (n < 64) {
 		qsort(values, n, sizeof(*values), compare_u64);
@@ -107,21 +117,7 @@ void stats_sort(uint64_t *values, size_t n)
 	for (size_t i = 0; i < n; i++)
 		for (unsigned d = 0; d < 8; d++)
 			counts[d][(values[i] >> (8 * d)) & 0xff]++;
-	src = values;
-	dst = scratch;
-	for (unsigned d = 0; d < 8; d++) {
-		unsigned shift = 8 * d;
-
-		if (!digit_offsets(counts[d], n, (unsigned)(src[0] >> shift) & 0xff))
-			continue;
-		for (size_t i = 0; i < n; i++)
-			dst[counts[d][(src[i] >> shift) & 0xff]++] = src[i];
-		uint64_t *swap = src;
-		src = dst;
-		dst = swap;
-	}
-	if (src != values)
-		memcpy(values, src, n * sizeof(*values));
+	RADIX_PASSES(uint64_t, values, scratch, n, counts, 8);
 	free(scratch);
 	free(counts);
 }
@@ -446,16 +442,29 @@ static size_t count_at_most(const uint64_t *run, size_t len, uint64_t v)
 	return lo;
 }
 
-static uint64_t runs_select(const struct stats_run *runs, unsigned count, size_t k)
+/* The number of values of the runs, their smallest and largest. */
+static size_t runs_extent(const struct stats_run *runs, unsigned count, uint64_t *min,
+			  uint64_t *max)
 {
-	uint64_t lo = UINT64_MAX, hi = 0;
+	size_t n = 0;
 
+	*min = UINT64_MAX;
+	*max = 0;
 	for (unsigned r = 0; r < count; r++) {
 		if (!runs[r].len)
 			continue;
-		lo = runs[r].values[0] < lo ? runs[r].values[0] : lo;
-		hi = runs[r].values[runs[r].len - 1] > hi ? runs[r].values[runs[r].len - 1] : hi;
+		n += runs[r].len;
+		*min = runs[r].values[0] < *min ? runs[r].values[0] : *min;
+		*max = runs[r].values[runs[r].len - 1] > *max ? runs[r].values[runs[r].len - 1] : *max;
 	}
+	return n;
+}
+
+static uint64_t runs_select(const struct stats_run *runs, unsigned count, size_t k)
+{
+	uint64_t lo, hi;
+
+	runs_extent(runs, count, &lo, &hi);
 	while (lo < hi) {
 		uint64_t mid = lo + (hi - lo) / 2;
 		size_t n = 0;
@@ -575,17 +584,10 @@ void stats_summarize_runs(const struct stats_run *runs, unsigned count,
 
 double stats_mad_runs(const struct stats_run *runs, unsigned count, double median)
 {
-	uint64_t min = UINT64_MAX, max = 0;
-	size_t n = 0, lo, hi;
+	uint64_t min, max;
+	size_t n = runs_extent(runs, count, &min, &max), lo, hi;
 	__int128 m2, a, b;
 
-	for (unsigned r = 0; r < count; r++) {
-		if (!runs[r].len)
-			continue;
-		n += runs[r].len;
-		min = runs[r].values[0] < min ? runs[r].values[0] : min;
-		max = runs[r].values[runs[r].len - 1] > max ? runs[r].values[runs[r].len - 1] : max;
-	}
 	if (!n)
 		return 0;
 	/* the median is a whole number or half of one */
@@ -600,16 +602,9 @@ double stats_mad_runs(const struct stats_run *runs, unsigned count, double media
 void stats_histogram_build_runs(const struct stats_run *runs, unsigned count, unsigned max_bins,
 				struct stats_histogram *h)
 {
-	uint64_t min = UINT64_MAX, max = 0;
-	size_t n = 0;
+	uint64_t min, max;
+	size_t n = runs_extent(runs, count, &min, &max);
 
-	for (unsigned r = 0; r < count; r++) {
-		if (!runs[r].len)
-			continue;
-		n += runs[r].len;
-		min = runs[r].values[0] < min ? runs[r].values[0] : min;
-		max = runs[r].values[runs[r].len - 1] > max ? runs[r].values[runs[r].len - 1] : max;
-	}
 	assert(n >= 1);
 	histogram_edges(h, min, max, max_bins);
 	/* bin b: lower[b] <= x < lower[b + 1], the last one up to max */
