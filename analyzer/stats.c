@@ -603,9 +603,11 @@ void stats_histogram_build_runs(const struct stats_run *runs, unsigned count, un
 				struct stats_histogram *h)
 {
 	uint64_t min, max;
-	size_t n = runs_extent(runs, count, &min, &max);
 
-	assert(n >= 1);
+	if (!runs_extent(runs, count, &min, &max)) {
+		memset(h, 0, sizeof(*h));
+		return;
+	}
 	histogram_edges(h, min, max, max_bins);
 	/* bin b: lower[b] <= x < lower[b + 1], the last one up to max */
 	for (unsigned b = 0; b < h->bins; b++) {
