@@ -539,7 +539,7 @@ int analysis_run(const struct recording_process *p, const struct recording_regio
 		}
 		stats_summarize_runs(ref, ref_runs, &a->ref_stats);
 		a->p95_ns = stats_quantile_runs(ref, ref_runs, 0.95);
-		stats_histogram_build_runs(ref, ref_runs, 12, &a->histogram);
+		stats_histogram_build_runs(ref, ref_runs, ANALYSIS_HISTOGRAM_BINS, &a->histogram);
 		if (a->phase_count <= 1)
 			count = span_runs(scratch, 0, n - 1, runs);
 		for (size_t k = 0; a->phase_count > 1 && k < a->phase_count; k++)

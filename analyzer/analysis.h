@@ -51,6 +51,7 @@
 #define ANALYSIS_SLOW_REL 0.05
 #define ANALYSIS_SLOW_NS 2000.0
 #define ANALYSIS_EXAMPLES 5 /* slow iterations named per cause */
+#define ANALYSIS_HISTOGRAM_BINS 12 /* of the reference durations */
 
 struct analysis_phase {
 	size_t first, last;   /* 0-based, inclusive */

@@ -29,7 +29,6 @@
 #define REPORT_SCHEMA "iterprof.report/1"
 #define REPORT_DEFAULT_PATH "iterprof.data"
 #define REPORT_WIDTH 100 /* columns of the text report, at most */
-#define REPORT_HISTOGRAM_BINS 12
 
 static const char report_usage[] =
 	"usage: iterprof report [--format text|json|csv] [--iterations] [PATH]\n"

@@ -58,25 +58,30 @@ static int widen(struct column *column, uint8_t width, size_t capacity)
 	return 0;
 }
 
+/* Room for @capacity values at the present width (a width-0 column only
+ * counts). 0 or -ENOMEM (the column unchanged). */
+static int reserve(struct column *column, size_t capacity)
+{
+	if (column->width) {
+		void *data = realloc(column->data, capacity * column->width);
+
+		if (!data)
+			return -ENOMEM;
+		column->data = data;
+	}
+	column->capacity = capacity;
+	return 0;
+}
+
 int column_push_slow(struct column *column, uint64_t v)
 {
 	uint8_t need = width_of(v);
 
-	if (column->count == column->capacity) {
-		/* Doubling keeps appends O(1); column_shrink gives the spare
-		 * half back once the column is complete. A width-0 column
-		 * only counts. */
-		size_t capacity = column->capacity ? column->capacity * 2 : 256;
-
-		if (column->width) {
-			void *data = realloc(column->data, capacity * column->width);
-
-			if (!data)
-				return -ENOMEM;
-			column->data = data;
-		}
-		column->capacity = capacity;
-	}
+	/* Doubling keeps appends O(1); column_shrink gives the spare half
+	 * back once the column is complete. */
+	if (column->count == column->capacity &&
+	    reserve(column, column->capacity ? column->capacity * 2 : 256))
+		return -ENOMEM;
 	if (need > column->width && widen(column, need, column->capacity))
 		return -ENOMEM;
 	put(column->data, column->width, column->count++, v);
@@ -141,19 +146,9 @@ int column_append(struct column *to, const struct column *from)
 
 	if (!from->count)
 		return 0;
-	if (width > to->width) {
-		if (widen(to, width, count))
-			return -ENOMEM;
-	} else if (count > to->capacity) {
-		if (to->width) {
-			void *data = realloc(to->data, count * to->width);
-
-			if (!data)
-				return -ENOMEM;
-			to->data = data;
-		}
-		to->capacity = count;
-	}
+	if (width > to->width ? widen(to, width, count)
+			      : count > to->capacity && reserve(to, count))
+		return -ENOMEM;
 	if (!width) {
 		to->count = count;
 		return 0;

@@ -204,6 +204,32 @@ static int part_mark(struct load_part *lp, int idx, int id)
 	return 0;
 }
 
+/* Iterations of region id @id go to region @idx of @lp's thread from now
+ * on. 0 or -ENOMEM. */
+static int part_bind(struct load_part *lp, size_t id, int idx)
+{
+	if (id >= lp->ids) {
+		if (grow((void **)&lp->region_of_id, id + 1, sizeof(*lp->region_of_id)))
+			return -ENOMEM;
+		memset(lp->region_of_id + lp->ids, 0, (id + 1 - lp->ids) * sizeof(*lp->region_of_id));
+		lp->ids = id + 1;
+	}
+	lp->region_of_id[id] = idx + 1;
+	return 0;
+}
+
+/* The region of @thread called @name (@len bytes), created if new, and a
+ * new one noted as named in @lp. Its index or -ENOMEM. */
+static int part_named_region(struct load_part *lp, struct recording_thread *thread,
+			     const char *name, size_t len)
+{
+	int idx = thread_region(thread, name, len);
+
+	if (idx < 0 || ((unsigned)idx + 1 == thread->region_count && part_mark(lp, idx, -1)))
+		return -ENOMEM;
+	return idx;
+}
+
 /* The region of @lp's thread for an iteration of region id @id. */
 static int part_region_of(struct load_part *lp, uint16_t id)
 {
@@ -221,14 +247,7 @@ static int part_region_of(struct load_part *lp, uint16_t id)
 		return -ENOMEM;
 	/* bound to it until a REGION record names the id: once per id, not
 	 * once per iteration */
-	if (id >= lp->ids) {
-		if (grow((void **)&lp->region_of_id, (size_t)id + 1, sizeof(*lp->region_of_id)))
-			return -ENOMEM;
-		memset(lp->region_of_id + lp->ids, 0, (id + 1 - lp->ids) * sizeof(*lp->region_of_id));
-		lp->ids = (size_t)id + 1;
-	}
-	lp->region_of_id[id] = idx + 1;
-	return idx;
+	return part_bind(lp, id, idx) ? -ENOMEM : idx;
 }
 
 /* Read @lp's chunks into it; sets lp->err (0 or -errno, lp->why). */
@@ -249,19 +268,9 @@ static void load_part(struct load_part *lp)
 			thread->name[rec.thread.name_len] = '\0';
 			break;
 		case ITP_REC_REGION:
-			idx = thread_region(thread, rec.region.name, rec.region.name_len);
-			if (idx < 0 || ((unsigned)idx + 1 == thread->region_count && part_mark(lp, idx, -1)))
+			idx = part_named_region(lp, thread, rec.region.name, rec.region.name_len);
+			if (idx < 0 || part_bind(lp, rec.region.id, idx))
 				goto nomem;
-			if (rec.region.id >= lp->ids) {
-				size_t n = (size_t)rec.region.id + 1;
-
-				if (grow((void **)&lp->region_of_id, n, sizeof(*lp->region_of_id)))
-					goto nomem;
-				memset(lp->region_of_id + lp->ids, 0,
-				       (n - lp->ids) * sizeof(*lp->region_of_id));
-				lp->ids = n;
-			}
-			lp->region_of_id[rec.region.id] = idx + 1;
 			break;
 		case ITP_REC_ITERATION_BATCH:
 			break; /* never returned: the cursor gives its entries */
@@ -406,10 +415,8 @@ static int part_join(struct load_part *lp, struct load_part *next)
 		/* an id the part before named */
 		if (id >= 0 && (size_t)id < lp->ids && lp->region_of_id[id])
 			name = t->regions[lp->region_of_id[id] - 1].name;
-		idx = thread_region(t, name, strlen(name));
-		if (idx < 0 || ((unsigned)idx + 1 == t->region_count && part_mark(lp, idx, -1)))
-			return -ENOMEM;
-		if (region_join(&t->regions[idx], from))
+		idx = part_named_region(lp, t, name, strlen(name));
+		if (idx < 0 || region_join(&t->regions[idx], from))
 			return -ENOMEM;
 	}
 	return 0;

@@ -546,35 +546,25 @@ void stats_summarize_runs(const struct stats_run *runs, unsigned count,
 			  struct stats_summary *s)
 {
 	double median;
-	size_t n = 0;
+	long double sum = 0;
+	size_t n;
 
 	memset(s, 0, sizeof(*s));
-	s->min = UINT64_MAX;
-	for (unsigned r = 0; r < count; r++) {
-		const struct stats_run *run = &runs[r];
-
-		if (!run->len)
-			continue;
-		n += run->len;
-		s->min = run->values[0] < s->min ? run->values[0] : s->min;
-		s->max = run->values[run->len - 1] > s->max ? run->values[run->len - 1] : s->max;
-		for (size_t i = 0; i < run->len; i++)
-			s->total = s->total + run->values[i] < s->total ? UINT64_MAX
-									 : s->total + run->values[i];
-	}
+	n = runs_extent(runs, count, &s->min, &s->max);
 	s->n = n;
 	if (!n) {
 		s->min = 0;
 		return;
 	}
-	{
-		long double sum = 0;
+	/* one pass: the exact (saturated) total and the sum for the mean */
+	for (unsigned r = 0; r < count; r++)
+		for (size_t i = 0; i < runs[r].len; i++) {
+			uint64_t v = runs[r].values[i];
 
-		for (unsigned r = 0; r < count; r++)
-			for (size_t i = 0; i < runs[r].len; i++)
-				sum += runs[r].values[i];
-		s->mean = (double)(sum / n);
-	}
+			s->total = s->total + v < s->total ? UINT64_MAX : s->total + v;
+			sum += v;
+		}
+	s->mean = (double)(sum / n);
 	median = runs_quantile(runs, count, n, 0.5);
 	s->median = median;
 	s->p90 = runs_quantile(runs, count, n, 0.9);

@@ -64,8 +64,8 @@ struct stats_run {
 void stats_summarize_runs(const struct stats_run *runs, unsigned count,
 			  struct stats_summary *summary);
 
-/* Quantile @q (as stats_quantile_sorted), MAD around @median, histogram
- * (as stats_histogram_build, n >= 1) of the union of @count sorted runs. */
+/* Quantile @q (as stats_quantile_sorted) and MAD around @median of the
+ * union of @count sorted runs; 0 without any value. */
 double stats_quantile_runs(const struct stats_run *runs, unsigned count, double q);
 double stats_mad_runs(const struct stats_run *runs, unsigned count, double median);
 
@@ -98,7 +98,8 @@ struct stats_histogram {
 void stats_histogram_build(const uint64_t *sorted, size_t n, unsigned max_bins,
 			   struct stats_histogram *histogram);
 
-/* The same over the union of @count sorted runs (see stats_run). */
+/* The same over the union of @count sorted runs (see stats_run); no bin
+ * without any value. */
 void stats_histogram_build_runs(const struct stats_run *runs, unsigned count, unsigned max_bins,
 				struct stats_histogram *histogram);
 
