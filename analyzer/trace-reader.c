@@ -113,7 +113,7 @@ static int parse_header(struct trace_reader *r, char *why, size_t why_len)
 		if (!memcmp(d, ITP_MAGIC, size))
 			return reader_fail(r, why, why_len, size, -EINVAL,
 					   "file ends inside the %u-byte header",
-					   ITP_HEADER_SIZE);
+					   ITP_HEADER_PAGE);
 		return reader_fail(r, why, why_len, 0, -EINVAL,
 				   "not an iterprof trace (no \"" ITP_MAGIC "\" magic)");
 	}
@@ -127,7 +127,7 @@ static int parse_header(struct trace_reader *r, char *why, size_t why_len)
 	}
 	if (size < ITP_OFF_HEADER_SIZE)
 		return reader_fail(r, why, why_len, size, -EINVAL,
-				   "file ends inside the %u-byte header", ITP_HEADER_SIZE);
+				   "file ends inside the %u-byte header", ITP_HEADER_PAGE);
 	info->version_major = le16(d + ITP_OFF_VERSION_MAJOR);
 	info->version_minor = le16(d + ITP_OFF_VERSION_MINOR);
 	if (info->version_major > ITP_VERSION_MAJOR)
@@ -140,16 +140,16 @@ static int parse_header(struct trace_reader *r, char *why, size_t why_len)
 				   "format %u.%u was never released; this iterprof reads "
 				   "format %u.x",
 				   info->version_major, info->version_minor, ITP_VERSION_MAJOR);
-	if (size < ITP_HEADER_SIZE)
+	if (size < ITP_HEADER_PAGE)
 		return reader_fail(r, why, why_len, size, -EINVAL,
-				   "file ends inside the %u-byte header", ITP_HEADER_SIZE);
+				   "file ends inside the %u-byte header", ITP_HEADER_PAGE);
 
 	info->header_size = le32(d + ITP_OFF_HEADER_SIZE);
-	if (info->header_size < ITP_HEADER_SIZE || info->header_size % ITP_HEADER_SIZE ||
+	if (info->header_size < ITP_HEADER_PAGE || info->header_size % ITP_HEADER_PAGE ||
 	    info->header_size > TRACE_MAX_HEADER_SIZE)
 		return reader_fail(r, why, why_len, ITP_OFF_HEADER_SIZE, -EINVAL,
-				   "impossible header size %" PRIu32 " (expected %u)",
-				   info->header_size, ITP_HEADER_SIZE);
+				   "impossible header size %" PRIu32 " (a multiple of %u)",
+				   info->header_size, ITP_HEADER_PAGE);
 	{
 		uint32_t tag = le32(d + ITP_OFF_ENDIAN_TAG);
 
@@ -174,6 +174,12 @@ static int parse_header(struct trace_reader *r, char *why, size_t why_len)
 		return reader_fail(r, why, why_len, ITP_OFF_COUNTER_COUNT, -EINVAL,
 				   "%" PRIu32 " counters (at most %u)", info->counter_count,
 				   ITP_MAX_COUNTERS);
+	if (info->counter_count > ITP_COUNTERS_FIRST_PAGE &&
+	    info->header_size < ITP_OFF_COUNTERS_EXT + ITP_COUNTER_DESC_SIZE *
+					(info->counter_count - ITP_COUNTERS_FIRST_PAGE))
+		return reader_fail(r, why, why_len, ITP_OFF_COUNTER_COUNT, -EINVAL,
+				   "%" PRIu32 " counters in a %" PRIu32 "-byte header",
+				   info->counter_count, info->header_size);
 	if (size < info->header_size)
 		return reader_fail(r, why, why_len, size, -EINVAL,
 				   "file ends inside the %" PRIu32 "-byte header",
@@ -199,7 +205,7 @@ static int parse_header(struct trace_reader *r, char *why, size_t why_len)
 	copy_field(info->counters_note, d + ITP_OFF_COUNTERS_NOTE, ITP_COUNTERS_NOTE_LEN);
 
 	for (uint32_t i = 0; i < info->counter_count; i++) {
-		const unsigned char *cd = d + ITP_OFF_COUNTERS + ITP_COUNTER_DESC_SIZE * i;
+		const unsigned char *cd = d + itp_counter_desc_offset(i);
 		struct trace_counter *c = &info->counters[i];
 
 		c->id = le16(cd + ITP_CD_OFF_ID);

@@ -350,7 +350,7 @@ static void fill_header(struct tb *h, uint64_t iterations, uint64_t seed, unsign
 		 (unsigned long long)iterations, (unsigned long long)seed, threads);
 	tb_puts(h, ITP_OFF_CMDLINE, text, ITP_CMDLINE_LEN);
 	for (unsigned i = 0; i < COUNTER_COUNT; i++) {
-		size_t d = ITP_OFF_COUNTERS + (size_t)ITP_COUNTER_DESC_SIZE * i;
+		size_t d = itp_counter_desc_offset(i);
 
 		tb_counter(h, i, counters[i].id, counters[i].name, 1, NULL);
 		tb_put16(h, d + ITP_CD_OFF_SOURCE, counters[i].source);

@@ -20,6 +20,15 @@
  * the values are then taken from getrusage instead of recording zeros that
  * look like data. Without perf_event_open at all (seccomp, ENOSYS) task-clock
  * comes from CLOCK_THREAD_CPUTIME_ID and the faults from getrusage.
+ *
+ * Besides the thread's own counters every iteration records where it ended
+ * (the CPU, for joining the environment timeline of `iterprof record` by
+ * time and CPU), how much code the process made executable meanwhile (jit.c)
+ * and, where the kernel lets a thread count tracepoints (root, tracefs
+ * mounted), the hardware interrupts and softirqs serviced while the thread
+ * was on its CPU: irq:irq_handler_entry and irq:softirq_entry count in the
+ * context of the task that was interrupted, so they join the software group
+ * and cost no extra read.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -29,6 +38,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
+#include <sched.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -49,6 +59,10 @@ static struct {
 	bool read_schedstat;     /* schedstat at begin and end */
 	bool is_auto;            /* ... only around context switches */
 	uint64_t task_clock_bias; /* ns, subtracted from task-clock deltas */
+	unsigned group_size;     /* PERF_SLOT_SOFTWARE_COUNT, or with the
+				    tracepoints PERF_SLOT_COUNT */
+	uint64_t tracepoint_id[2]; /* irq_handler_entry, softirq_entry */
+	char tracepoint_why[ITP_CD_WHY_LEN]; /* why they are not counted */
 } counters_setup;
 
 static const struct {
@@ -67,14 +81,18 @@ static const struct {
 					 ITP_COUNTER_CONTEXT_SWITCHES, VALUE_CONTEXT_SWITCHES },
 	[PERF_SLOT_MIGRATIONS] = { PERF_COUNT_SW_CPU_MIGRATIONS, "cpu-migrations",
 				   ITP_COUNTER_MIGRATIONS, VALUE_MIGRATIONS },
+	/* config: counters_setup.tracepoint_id[] */
+	[PERF_SLOT_IRQS] = { 0, "irqs", ITP_COUNTER_IRQS, VALUE_IRQS },
+	[PERF_SLOT_SOFTIRQS] = { 0, "softirqs", ITP_COUNTER_SOFTIRQS, VALUE_SOFTIRQS },
 };
+
+static const char *const tracepoint_names[2] = { "irq/irq_handler_entry", "irq/softirq_entry" };
 
 typedef ITP_PERF_GROUP_READ(PERF_SLOT_COUNT) group_read;
 
-static int perf_open(uint32_t config, int group_fd, bool exclude_kernel)
+static int perf_open(uint32_t type, uint64_t config, int group_fd, bool exclude_kernel)
 {
-	struct perf_event_attr attr = itp_perf_attr(PERF_TYPE_SOFTWARE, config, 0, 0, 0,
-						    exclude_kernel);
+	struct perf_event_attr attr = itp_perf_attr(type, config, 0, 0, 0, exclude_kernel);
 
 	if (unlikely(shim_config.inject_perf_errno)) {
 		errno = shim_config.inject_perf_errno;
@@ -84,15 +102,25 @@ static int perf_open(uint32_t config, int group_fd, bool exclude_kernel)
 	return itp_perf_open_self(&attr, group_fd, 0);
 }
 
-/* Open the five-event group. 0 or -errno; on failure nothing stays open. */
-static int perf_group_open(int *fds, bool exclude_kernel)
+static int perf_slot_open(int slot, int group_fd, bool exclude_kernel)
+{
+	if (slot >= PERF_SLOT_SOFTWARE_COUNT)
+		return perf_open(PERF_TYPE_TRACEPOINT,
+				 counters_setup.tracepoint_id[slot - PERF_SLOT_SOFTWARE_COUNT],
+				 group_fd, exclude_kernel);
+	return perf_open(PERF_TYPE_SOFTWARE, perf_events[slot].config, group_fd, exclude_kernel);
+}
+
+/* Open the group of @size events. 0 or -errno; on failure nothing stays
+ * open. */
+static int perf_group_open(int *fds, unsigned size, bool exclude_kernel)
 {
 	int i;
 
 	for (i = 0; i < PERF_SLOT_COUNT; i++)
 		fds[i] = -1;
-	for (i = 0; i < PERF_SLOT_COUNT; i++) {
-		fds[i] = perf_open(perf_events[i].config, i ? fds[0] : -1, exclude_kernel);
+	for (i = 0; i < (int)size; i++) {
+		fds[i] = perf_slot_open(i, i ? fds[0] : -1, exclude_kernel);
 		/* fds[0] (PERF_SLOT_MINOR_FAULTS) leads the group. */
 		if (fds[i] < 0) {
 			int err = errno;
@@ -107,10 +135,39 @@ static int perf_group_open(int *fds, bool exclude_kernel)
 	return 0;
 }
 
+/* The ids of the interrupt tracepoints, from tracefs. 0 or -ENOENT with
+ * counters_setup.tracepoint_why filled. */
+static int find_tracepoints(void)
+{
+	static const char *const roots[] = { "/sys/kernel/tracing/events",
+					     "/sys/kernel/debug/tracing/events" };
+
+	for (unsigned k = 0; k < 2; k++) {
+		bool found = false;
+
+		for (unsigned r = 0; r < 2 && !found; r++) {
+			char path[128], buf[32];
+
+			snprintf(path, sizeof(path), "%s/%s/id", roots[r], tracepoint_names[k]);
+			if (sysinfo_read_file(path, buf, sizeof(buf)) > 0) {
+				counters_setup.tracepoint_id[k] = strtoull(buf, NULL, 10);
+				found = true;
+			}
+		}
+		if (!found) {
+			snprintf(counters_setup.tracepoint_why, sizeof(counters_setup.tracepoint_why),
+				 "tracefs not mounted (as root: mount -t tracefs nodev "
+				 "/sys/kernel/tracing)");
+			return -ENOENT;
+		}
+	}
+	return 0;
+}
+
 static void describe(uint8_t *header, unsigned index, uint16_t id, uint16_t source,
 		     uint32_t flags, int error, const char *name, const char *why)
 {
-	uint8_t *d = header + ITP_OFF_COUNTERS + ITP_COUNTER_DESC_SIZE * index;
+	uint8_t *d = header + itp_counter_desc_offset(index);
 	uint32_t err = (uint32_t)error;
 
 	memcpy(d + ITP_CD_OFF_ID, &id, 2);
@@ -185,6 +242,11 @@ static void probe_off(uint8_t *header, const char *why)
 		[VALUE_INVOLUNTARY_SWITCHES] = { ITP_COUNTER_INVOLUNTARY_SWITCHES,
 						 "involuntary-switches" },
 		[VALUE_RUN_DELAY] = { ITP_COUNTER_RUN_DELAY, "run-delay" },
+		[VALUE_CPU] = { ITP_COUNTER_CPU, "cpu" },
+		[VALUE_IRQS] = { ITP_COUNTER_IRQS, "irqs" },
+		[VALUE_SOFTIRQS] = { ITP_COUNTER_SOFTIRQS, "softirqs" },
+		[VALUE_CODE_EVENTS] = { ITP_COUNTER_CODE_EVENTS, "code-events" },
+		[VALUE_CODE_BYTES] = { ITP_COUNTER_CODE_BYTES, "code-bytes" },
 	};
 	uint32_t count = VALUE_COUNT;
 
@@ -209,7 +271,21 @@ void counters_probe(uint8_t *header)
 		events_probe(header);
 		return;
 	}
-	err = perf_group_open(fds, false);
+	/* With the interrupt tracepoints if they open, else without. */
+	counters_setup.group_size = PERF_SLOT_SOFTWARE_COUNT;
+	err = find_tracepoints();
+	if (!err) {
+		err = perf_group_open(fds, PERF_SLOT_COUNT, false);
+		if (!err)
+			counters_setup.group_size = PERF_SLOT_COUNT;
+		else
+			snprintf(counters_setup.tracepoint_why,
+				 sizeof(counters_setup.tracepoint_why),
+				 "perf_event_open of the irq tracepoints: %s (root or "
+				 "CAP_PERFMON)", strerror(-err));
+	}
+	if (counters_setup.group_size == PERF_SLOT_SOFTWARE_COUNT)
+		err = perf_group_open(fds, PERF_SLOT_SOFTWARE_COUNT, false);
 	char why_user[ITP_CD_WHY_LEN], why_none[ITP_CD_WHY_LEN], note[ITP_COUNTERS_NOTE_LEN];
 	uint32_t perf_flags = ITP_COUNTER_COUNTS | ITP_COUNTER_KERNEL;
 	int paranoid = read_paranoid();
@@ -218,7 +294,7 @@ void counters_probe(uint8_t *header)
 	counters_setup.mode = MODE_PERF_KERNEL;
 	if (err == -EACCES || err == -EPERM) {
 		counters_setup.perf_errno = -err;
-		err = perf_group_open(fds, true);
+		err = perf_group_open(fds, PERF_SLOT_SOFTWARE_COUNT, true);
 		counters_setup.mode = MODE_PERF_USER;
 		perf_flags = ITP_COUNTER_COUNTS;
 	}
@@ -232,7 +308,7 @@ void counters_probe(uint8_t *header)
 		memcpy(tc.perf_fd, fds, sizeof(fds));
 		counters_setup.task_clock_bias = measure_task_clock_bias(&tc);
 		if (!err) {
-			for (i = 0; i < PERF_SLOT_COUNT; i++)
+			for (i = 0; i < counters_setup.group_size; i++)
 				close(fds[i]);
 		}
 	}
@@ -259,12 +335,12 @@ void counters_probe(uint8_t *header)
 	case MODE_OFF:
 		break; /* handled by probe_off() */
 	case MODE_PERF_KERNEL:
-		for (i = 0; i < PERF_SLOT_COUNT; i++)
+		for (i = 0; i < PERF_SLOT_SOFTWARE_COUNT; i++)
 			describe(header, perf_events[i].value, perf_events[i].id, ITP_SOURCE_PERF,
 				 perf_flags, 0, perf_events[i].name, NULL);
 		break;
 	case MODE_PERF_USER:
-		for (i = 0; i < PERF_SLOT_COUNT; i++) {
+		for (i = 0; i < PERF_SLOT_SOFTWARE_COUNT; i++) {
 			bool is_kernel_side = i == PERF_SLOT_CONTEXT_SWITCHES ||
 					      i == PERF_SLOT_MIGRATIONS;
 
@@ -313,6 +389,22 @@ void counters_probe(uint8_t *header)
 	describe(header, VALUE_RUN_DELAY, ITP_COUNTER_RUN_DELAY, ITP_SOURCE_SCHEDSTAT,
 		 counters_setup.read_schedstat ? ITP_COUNTER_COUNTS | ITP_COUNTER_KERNEL : 0, 0,
 		 "run-delay", counters_setup.read_schedstat ? NULL : "disabled (--sched=off)");
+	if (counters_setup.mode != MODE_PERF_KERNEL && counters_setup.group_size != PERF_SLOT_COUNT)
+		snprintf(counters_setup.tracepoint_why, sizeof(counters_setup.tracepoint_why),
+			 "needs kernel-mode perf events (root, or perf_event_paranoid <= 1)");
+	for (i = PERF_SLOT_SOFTWARE_COUNT; i < PERF_SLOT_COUNT; i++) {
+		bool counts = counters_setup.group_size == PERF_SLOT_COUNT;
+
+		describe(header, perf_events[i].value, perf_events[i].id, ITP_SOURCE_TRACEPOINT,
+			 counts ? ITP_COUNTER_COUNTS | ITP_COUNTER_KERNEL : 0, counts ? 0 : ENOENT,
+			 perf_events[i].name, counts ? NULL : counters_setup.tracepoint_why);
+	}
+	describe(header, VALUE_CPU, ITP_COUNTER_CPU, ITP_SOURCE_GETCPU, ITP_COUNTER_COUNTS, 0,
+		 "cpu", NULL);
+	describe(header, VALUE_CODE_EVENTS, ITP_COUNTER_CODE_EVENTS, ITP_SOURCE_INTERPOSE,
+		 ITP_COUNTER_COUNTS, 0, "code-events", NULL);
+	describe(header, VALUE_CODE_BYTES, ITP_COUNTER_CODE_BYTES, ITP_SOURCE_INTERPOSE,
+		 ITP_COUNTER_COUNTS, 0, "code-bytes", NULL);
 	{
 		uint32_t count = VALUE_COUNT;
 
@@ -336,7 +428,8 @@ int counters_open(struct thread_counters *tc)
 	if (counters_setup.mode == MODE_OFF)
 		return 0;
 	if (counters_setup.mode != MODE_NO_PERF) {
-		err = perf_group_open(tc->perf_fd, counters_setup.mode == MODE_PERF_USER);
+		err = perf_group_open(tc->perf_fd, counters_setup.group_size,
+				      counters_setup.mode == MODE_PERF_USER);
 		tc->has_perf = err == 0;
 	}
 	if (counters_setup.read_schedstat) {
@@ -372,15 +465,17 @@ void counters_drop_inherited(struct thread_counters *tc)
 int counters_group_read(const struct thread_counters *tc, struct counter_snapshot *s)
 {
 	group_read buf;
+	unsigned size = counters_setup.group_size;
 	ssize_t n = read(tc->perf_fd[PERF_SLOT_MINOR_FAULTS], &buf, sizeof(buf));
 
-	if (n != (ssize_t)sizeof(buf) || buf.nr != PERF_SLOT_COUNT) {
+	if (n != (ssize_t)(offsetof(group_read, values) + size * sizeof(buf.values[0])) ||
+	    buf.nr != size) {
 		s->is_valid = false;
 		return n < 0 ? -errno : -EIO;
 	}
 	s->enabled = buf.time_enabled;
 	s->running = buf.time_running;
-	for (int i = 0; i < PERF_SLOT_COUNT; i++)
+	for (unsigned i = 0; i < size; i++)
 		s->perf[i] = buf.values[i].value;
 	s->is_valid = true;
 	return 0;
@@ -467,6 +562,8 @@ void counters_read_begin(struct thread_counters *tc, struct counter_snapshot *s)
 {
 	/* The -e events last before the clock (counters_read_end: first
 	 * after it), so that their interval holds as little else as can be. */
+	s->code_events = __atomic_load_n(&jit_code_events, __ATOMIC_RELAXED);
+	s->code_bytes = __atomic_load_n(&jit_code_bytes, __ATOMIC_RELAXED);
 	read_core(tc, s);
 	events_read(tc, s);
 	if (!counters_setup.read_rusage && !counters_setup.read_schedstat)
@@ -485,6 +582,10 @@ void counters_read_end(struct thread_counters *tc, const struct counter_snapshot
 {
 	events_read(tc, end);
 	read_core(tc, end);
+	end->code_events = __atomic_load_n(&jit_code_events, __ATOMIC_RELAXED);
+	end->code_bytes = __atomic_load_n(&jit_code_bytes, __ATOMIC_RELAXED);
+	/* glibc reads it from the rseq area: a few ns, no system call. */
+	end->cpu = (unsigned)sched_getcpu();
 	if (!counters_setup.read_rusage && !counters_setup.read_schedstat)
 		return;
 	if (counters_setup.is_auto && end->is_valid && begin->is_valid &&
@@ -504,16 +605,29 @@ unsigned counters_delta(const struct thread_counters *tc, const struct counter_s
 	int i;
 
 	flags = events_delta(begin, end, values);
+	if (counters_setup.mode != MODE_OFF) {
+		/* Not from the perf group: there even when it failed. */
+		values[VALUE_CPU] = end->cpu;
+		values[VALUE_CODE_EVENTS] = end->code_events - begin->code_events;
+		values[VALUE_CODE_BYTES] = end->code_bytes - begin->code_bytes;
+	}
 	if (!begin->is_valid || !end->is_valid) {
-		for (i = 0; i < VALUE_COUNT; i++)
-			values[i] = ITP_VALUE_UNAVAILABLE;
-		if (counters_setup.mode == MODE_OFF)
+		for (i = 0; i < VALUE_COUNT; i++) {
+			if (i != VALUE_CPU && i != VALUE_CODE_EVENTS && i != VALUE_CODE_BYTES)
+				values[i] = ITP_VALUE_UNAVAILABLE;
+		}
+		if (counters_setup.mode == MODE_OFF) {
+			for (i = 0; i < VALUE_COUNT; i++)
+				values[i] = ITP_VALUE_UNAVAILABLE;
 			return flags; /* none asked for: nothing missing */
+		}
 		return flags | (tc->has_perf || counters_setup.mode == MODE_NO_PERF
 			       ? ITP_ITER_READ_FAILED
 			       : ITP_ITER_COUNTERS_MISSING);
 	}
-	for (i = 0; i < PERF_SLOT_COUNT; i++) {
+	if (counters_setup.group_size != PERF_SLOT_COUNT)
+		values[VALUE_IRQS] = values[VALUE_SOFTIRQS] = ITP_VALUE_UNAVAILABLE;
+	for (i = 0; i < (int)counters_setup.group_size; i++) {
 		uint64_t d = end->perf[i] - begin->perf[i];
 
 		/* Software events never multiplex, but a pinned group that lost

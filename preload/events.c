@@ -126,7 +126,7 @@ void events_probe(uint8_t *header)
 	events_setup.open_count = 0;
 	for (unsigned i = 0; i < events_setup.count; i++) {
 		const struct shim_event *ev = &shim_config.events[i];
-		uint8_t *d = header + ITP_OFF_COUNTERS + ITP_COUNTER_DESC_SIZE * (VALUE_COUNT + i);
+		uint8_t *d = header + itp_counter_desc_offset(VALUE_COUNT + i);
 		bool exclude_kernel = ev->exclude_kernel;
 		int fd = probe_open(i, exclude_kernel, may_user_read), err = fd < 0 ? errno : 0;
 		uint16_t id = ITP_COUNTER_EVENT, source = ITP_SOURCE_PERF;

@@ -325,8 +325,11 @@ static int arena_open(struct arena *a, uintptr_t lo, uintptr_t hi)
 				break; /* wrapped below 0 */
 			if (want + ARENA_SIZE - lo >= REACH && hi - want >= REACH)
 				break;
-			p = mmap((void *)want, ARENA_SIZE, PROT_READ | PROT_EXEC,
-				 MAP_SHARED | MAP_FIXED_NOREPLACE, fd, 0);
+			/* The raw call: the shim's own code is not the
+			 * program's (jit.c counts mmap with PROT_EXEC). */
+			p = (void *)syscall(SYS_mmap, (void *)want, ARENA_SIZE,
+					    PROT_READ | PROT_EXEC,
+					    MAP_SHARED | MAP_FIXED_NOREPLACE, fd, 0);
 			if (p == MAP_FAILED)
 				continue;
 			if ((uintptr_t)p != want) { /* kernel without NOREPLACE */
@@ -354,7 +357,7 @@ static int write_text(uintptr_t at, const uint8_t *bytes, size_t len)
 	uintptr_t first = at & ~(uintptr_t)(page - 1);
 	uintptr_t end = (at + len + (uintptr_t)page - 1) & ~(uintptr_t)(page - 1);
 
-	/* Raw syscalls: the shim may interpose mprotect one day, and must not
+	/* Raw syscalls: the shim interposes mprotect (jit.c), and must not
 	 * see its own calls. */
 	if (syscall(SYS_mprotect, first, end - first, PROT_READ | PROT_WRITE | PROT_EXEC))
 		return -errno;
@@ -784,13 +787,21 @@ void patch_after_dlopen(void)
 EXPORT void *dlopen(const char *file, int mode)
 {
 	static void *(*real)(const char *, int);
+	struct jit_dlopen code;
 	void *handle;
 
 	if (!real)
 		real = (void *(*)(const char *, int))dlsym(RTLD_NEXT, "dlopen");
 	if (!real)
 		return NULL;
+	jit_before_dlopen(&code);
 	handle = real(file, mode);
+	if (handle) {
+		int saved_errno = errno;
+
+		jit_after_dlopen(&code);
+		errno = saved_errno;
+	}
 	if (handle && patch_is_active() &&
 	    __atomic_load_n(&shim_state, __ATOMIC_ACQUIRE) == SHIM_READY) {
 		int saved_errno = errno;

@@ -12,6 +12,7 @@
  *   markers.c       per-thread state, regions, iterations, the exported API
  *   lifecycle.c     initialisation, fork, thread exit, process exit
  *   exec.c          exec* wrappers: a footer before the image is replaced
+ *   jit.c           mmap/mprotect/mremap/dlopen: code made executable
  */
 #ifndef ITERPROF_SHIM_H
 #define ITERPROF_SHIM_H
@@ -189,6 +190,11 @@ enum {
 	PERF_SLOT_MAJOR_FAULTS,
 	PERF_SLOT_CONTEXT_SWITCHES,
 	PERF_SLOT_MIGRATIONS,
+	PERF_SLOT_SOFTWARE_COUNT,
+	/* Tracepoints, in the same group when they can be opened (root,
+	 * tracefs mounted): interrupts serviced while the thread ran. */
+	PERF_SLOT_IRQS = PERF_SLOT_SOFTWARE_COUNT,
+	PERF_SLOT_SOFTIRQS,
 	PERF_SLOT_COUNT,
 };
 
@@ -202,6 +208,11 @@ enum {
 	VALUE_VOLUNTARY_SWITCHES,
 	VALUE_INVOLUNTARY_SWITCHES,
 	VALUE_RUN_DELAY,
+	VALUE_CPU,          /* CPU at the end: a level, not a delta */
+	VALUE_IRQS,
+	VALUE_SOFTIRQS,
+	VALUE_CODE_EVENTS,  /* process-wide, jit.c */
+	VALUE_CODE_BYTES,
 	VALUE_COUNT,
 };
 
@@ -227,6 +238,8 @@ struct counter_snapshot {
 	uint64_t voluntary;
 	uint64_t involuntary;
 	uint64_t run_delay;
+	uint64_t code_events, code_bytes; /* jit.c totals */
+	unsigned cpu;      /* at the end reading */
 	bool is_valid;     /* the group read succeeded */
 	/* -e events (events.c), by group of EVENT_GROUP_SIZE */
 	uint64_t event[SHIM_EVENTS_MAX];
@@ -293,6 +306,20 @@ unsigned events_delta(const struct counter_snapshot *begin, const struct counter
 
 /* Read one group with the same syscall as the per-iteration path (bench). */
 int counters_group_read(const struct thread_counters *tc, struct counter_snapshot *s);
+
+/* ---- jit.c ---------------------------------------------------------------- */
+
+/* Calls that made memory executable in this process, and their bytes. */
+extern uint64_t jit_code_events;
+extern uint64_t jit_code_bytes;
+
+/* Around dlopen (patch.c wraps it): the objects it loads count as code. */
+struct jit_dlopen {
+	unsigned long long adds;
+	unsigned objects;
+};
+void jit_before_dlopen(struct jit_dlopen *state);
+void jit_after_dlopen(const struct jit_dlopen *state);
 
 /* ---- trace-writer.c ----------------------------------------------------- */
 

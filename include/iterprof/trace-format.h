@@ -15,7 +15,8 @@
  * ---------------------------------------------------------------------------
  * File layout
  *
- *   [0, header_size)                         file header (4096 bytes)
+ *   [0, header_size)                         file header (8192 bytes; 4096
+ *                                            in files before version 1.3)
  *   [header_size + k*chunk_size, +chunk_size) chunk k, k = 0, 1, 2, ...
  *
  * The file is grown in segments reserved with posix_fallocate and written
@@ -24,13 +25,14 @@
  * was reserved but never used reads as zeros.
  *
  * ---------------------------------------------------------------------------
- * File header (ITP_HEADER_SIZE bytes)
+ * File header (ITP_HEADER_SIZE bytes: two pages; the second holds the
+ * counter descriptors 16..31, added in 1.3)
  *
  *   off  size  field
  *     0     8  magic              "ITERPROF"
  *     8     2  version_major      ITP_VERSION_MAJOR; readers refuse others
  *    10     2  version_minor      ITP_VERSION_MINOR; newer minors only add
- *    12     4  header_size        4096
+ *    12     4  header_size        8192 (4096 before 1.3)
  *    16     4  endian_tag         0x01020304 as written by the writer
  *    20     4  chunk_size         bytes per chunk, power of two >= 4096
  *    24     4  flags              ITP_FILE_* feature flags
@@ -50,7 +52,7 @@
  *   336   256  exe                /proc/self/exe, truncated
  *   592  1024  cmdline            argv joined by single spaces, truncated
  *  1616   128  counters_note      why counters are degraded, once per process
- *  1744  2048  counters[16]       ITP_MAX_COUNTERS counter descriptors (below)
+ *  1744  2048  counters[0..15]    counter descriptors (below)
  *  3792     4  task_clock_bias_ns  measured task-clock of an empty iteration,
  *                                 already subtracted from every task-clock
  *                                 value (see below)
@@ -58,6 +60,9 @@
  *  3800     8  tsc_hz             calibrated TSC frequency (ITP_TIME_TSC), else 0
  *  3808   224  reserved (zero)
  *  4032    64  footer             written on clean exit (below)
+ *  4096  2048  counters[16..31]   counter descriptors 16..31 (since 1.3)
+ *  6144  2048  reserved (zero)
+ * itp_counter_desc_offset(i) gives descriptor i's offset.
  *
  * task_clock_bias_ns: the counters are read inside the begin and end read()
  * calls, the clock just outside them, so the counters' interval is longer
@@ -177,14 +182,17 @@
 #define ITP_MAGIC "ITERPROF"
 #define ITP_MAGIC_LEN 8
 #define ITP_VERSION_MAJOR 1
-#define ITP_VERSION_MINOR 2 /* 1.1: time_source, tsc_hz, ITERATION_BATCH;
-			       1.2: ITP_COUNTER_USER_READ */
-#define ITP_HEADER_SIZE 4096u
+#define ITP_VERSION_MINOR 3 /* 1.1: time_source, tsc_hz, ITERATION_BATCH;
+			       1.2: ITP_COUNTER_USER_READ;
+			       1.3: 8 KiB header with 32 counters, counters
+			       cpu, irqs, softirqs, code-events, code-bytes */
+#define ITP_HEADER_SIZE 8192u /* what this version writes */
+#define ITP_HEADER_PAGE 4096u /* header sizes are multiples of it, >= 1 */
 #define ITP_ENDIAN_TAG 0x01020304u
 #define ITP_CHUNK_MAGIC 0x43505449u /* "ITPC" */
 #define ITP_FOOTER_MAGIC 0x444e4549u /* "IEND" */
 #define ITP_DEFAULT_CHUNK_SIZE 65536u
-#define ITP_MAX_COUNTERS 16u
+#define ITP_MAX_COUNTERS 32u
 #define ITP_COUNTER_DESC_SIZE 128u
 #define ITP_CHUNK_HEADER_SIZE 32u
 #define ITP_RECORD_HEADER_SIZE 8u
@@ -216,6 +224,8 @@
 #define ITP_OFF_CMDLINE 592
 #define ITP_OFF_COUNTERS_NOTE 1616
 #define ITP_OFF_COUNTERS 1744
+#define ITP_OFF_COUNTERS_EXT 4096 /* descriptors 16..31, since 1.3 */
+#define ITP_COUNTERS_FIRST_PAGE 16u
 #define ITP_OFF_TASK_CLOCK_BIAS_NS 3792
 #define ITP_OFF_TIME_SOURCE 3796
 #define ITP_OFF_TSC_HZ 3800
@@ -227,6 +237,14 @@
 #define ITP_EXE_LEN 256
 #define ITP_CMDLINE_LEN 1024
 #define ITP_COUNTERS_NOTE_LEN 128
+
+/* Offset of counter descriptor @i (< ITP_MAX_COUNTERS) in the header. */
+static inline unsigned itp_counter_desc_offset(unsigned i)
+{
+	return i < ITP_COUNTERS_FIRST_PAGE
+		       ? ITP_OFF_COUNTERS + ITP_COUNTER_DESC_SIZE * i
+		       : ITP_OFF_COUNTERS_EXT + ITP_COUNTER_DESC_SIZE * (i - ITP_COUNTERS_FIRST_PAGE);
+}
 
 /* Counter descriptor field offsets (relative to the descriptor). */
 #define ITP_CD_OFF_ID 0
@@ -336,7 +354,19 @@ enum itp_counter_id {
 	ITP_COUNTER_RUN_DELAY = 8,            /* ns runnable but waiting */
 	ITP_COUNTER_EVENT = 9, /* an event of `record -e`: what it counts is its
 				  name (libpfm4 or sysfs syntax); since 1.1 */
-	ITP_COUNTER_ID_MAX = 9,
+	/* since 1.3 */
+	ITP_COUNTER_CPU = 10,          /* CPU the iteration ended on: a level,
+					  not a delta (value = CPU number) */
+	ITP_COUNTER_IRQS = 11,         /* hardware interrupt handlers run while
+					  the thread was on its CPU
+					  (irq:irq_handler_entry) */
+	ITP_COUNTER_SOFTIRQS = 12,     /* softirqs run in the thread's context
+					  (irq:softirq_entry) */
+	ITP_COUNTER_CODE_EVENTS = 13,  /* calls that made memory executable in
+					  the process (mmap/mprotect/mremap
+					  with PROT_EXEC, dlopen): process-wide */
+	ITP_COUNTER_CODE_BYTES = 14,   /* bytes they made executable */
+	ITP_COUNTER_ID_MAX = 14,
 };
 
 /* How a counter is read. */
@@ -346,6 +376,10 @@ enum itp_counter_source {
 	ITP_SOURCE_SCHEDSTAT = 3, /* /proc/thread-self/schedstat */
 	ITP_SOURCE_CPUTIME = 4,   /* clock_gettime(CLOCK_THREAD_CPUTIME_ID), when
 				     perf_event_open is not allowed at all */
+	ITP_SOURCE_TRACEPOINT = 5, /* perf tracepoint event in the software group
+				      (since 1.3) */
+	ITP_SOURCE_GETCPU = 6,    /* sched_getcpu() at the end (since 1.3) */
+	ITP_SOURCE_INTERPOSE = 7, /* the shim's wrappers of libc calls (since 1.3) */
 };
 
 #define ITP_COUNTER_COUNTS (1u << 0)  /* really counts on this machine */

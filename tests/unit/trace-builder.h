@@ -122,7 +122,7 @@ static inline void tb_init(struct tb *b, uint32_t chunk_size, uint32_t counter_c
 static inline void tb_counter(struct tb *b, unsigned i, uint16_t id, const char *name,
 			      int counts, const char *why)
 {
-	size_t d = ITP_OFF_COUNTERS + (size_t)ITP_COUNTER_DESC_SIZE * i;
+	size_t d = itp_counter_desc_offset(i);
 
 	tb_put16(b, d + ITP_CD_OFF_ID, id);
 	tb_put16(b, d + ITP_CD_OFF_SOURCE, ITP_SOURCE_PERF);
