@@ -11,11 +11,12 @@
  *   3. find the shim next to our own executable, create the output directory;
  *   4. fork, exec COMMAND with LD_PRELOAD and the ITERPROF_* variables, forward
  *      signals that other processes send us, wait, and exit with COMMAND's
- *      status;
+ *      status; meanwhile a thread samples the environment (env-sampler.c)
+ *      into iterprof-env.timeline;
  *   5. summarise the recording on stderr.
  *
- * The launcher is single-threaded, so the child may call anything between
- * fork and exec.
+ * The launcher is single-threaded until the command has exec'd (the sampler
+ * starts only then), so the child may call anything between fork and exec.
  */
 #define _GNU_SOURCE /* asprintf, pipe2, strndup */
 #include <dirent.h>
@@ -35,6 +36,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "env-sampler.h"
 #include "events.h"
 #include "exec-check.h"
 #include "iterprof/perf-events.h"
@@ -55,6 +57,8 @@ struct record_options {
 	char *events;         /* -e lists joined by commas, or NULL */
 	char *events_env;     /* ITERPROF_EVENTS for the shim, or NULL */
 	char events_notes[1024]; /* what cannot be counted, said after the run */
+	bool env;             /* false with --no-env: no environment timeline */
+	uint64_t env_interval_ns;
 	char **command;       /* NULL-terminated, argv[0] as typed */
 };
 
@@ -90,7 +94,8 @@ static void record_usage(FILE *out)
 	      "  -o, --output PATH  write the recording into directory PATH\n"
 	      "                     (default: " RECORD_DEFAULT_OUTPUT ")\n"
 	      "  --force            replace PATH if it holds an earlier recording (only\n"
-	      "                     iterprof-*.trace files are ever deleted)\n"
+	      "                     iterprof-*.trace files and iterprof-env.timeline\n"
+	      "                     are ever deleted)\n"
 	      "  --no-follow        do not record the programs COMMAND executes\n"
 	      "  --sched=MODE       when to read context switches and run-queue delay:\n"
 	      "                     auto (default: only around iterations in which a\n"
@@ -101,6 +106,13 @@ static void record_usage(FILE *out)
 	      "                     set (no faults, switches, task-clock: the cheapest\n"
 	      "                     probe; no syscall per iteration when the hardware\n"
 	      "                     counters can be read in user space)\n"
+	      "  --env-interval DURATION\n"
+	      "                     sample the environment (steal, interrupts, pressure,\n"
+	      "                     cgroup throttling, the command's threads) this often,\n"
+	      "                     from the launcher, into PATH/iterprof-env.timeline:\n"
+	      "                     e.g. 10ms, 500us, 1s (a bare number is in ms;\n"
+	      "                     100us to 10s; default 10ms)\n"
+	      "  --no-env           do not sample the environment\n"
 	      "  -q                 print nothing but errors\n"
 	      "  -v                 the shim prints its diagnostics on stderr\n"
 	      "  -h, --help         show this help\n"
@@ -122,6 +134,8 @@ enum {
 	OPTION_SCHED,
 	OPTION_NO_COUNTERS,
 	OPTION_NO_SOFTWARE,
+	OPTION_ENV_INTERVAL,
+	OPTION_NO_ENV,
 };
 
 /* *@list = *@list + @sep + @item (just @item when empty). 0, or -1 after
@@ -152,6 +166,8 @@ static int record_parse_options(int argc, char **argv,
 		{ "sched", required_argument, NULL, OPTION_SCHED },
 		{ "no-counters", no_argument, NULL, OPTION_NO_COUNTERS },
 		{ "no-software", no_argument, NULL, OPTION_NO_SOFTWARE },
+		{ "env-interval", required_argument, NULL, OPTION_ENV_INTERVAL },
+		{ "no-env", no_argument, NULL, OPTION_NO_ENV },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -163,6 +179,8 @@ static int record_parse_options(int argc, char **argv,
 		.sched = "auto",
 		.counters = true,
 		.software = true,
+		.env = true,
+		.env_interval_ns = ENV_INTERVAL_DEFAULT_NS,
 	};
 	/* '+': stop at the first non-option, which starts COMMAND.
 	 * ':': report a missing argument as ':' so the error is ours. */
@@ -200,6 +218,24 @@ static int record_parse_options(int argc, char **argv,
 			break;
 		case OPTION_NO_SOFTWARE:
 			options->software = false;
+			break;
+		case OPTION_ENV_INTERVAL: {
+			int err = env_interval_parse(optarg, &options->env_interval_ns);
+
+			if (err == -ERANGE) {
+				cli_error("--env-interval %s: out of range (use 100us to 10s)",
+					  optarg);
+				return CLI_EXIT_BAD_INPUT;
+			}
+			if (err) {
+				cli_error("--env-interval %s: not a duration (use e.g. 10ms, 500us "
+					  "or 1s; a bare number is in ms)", optarg);
+				return CLI_EXIT_BAD_INPUT;
+			}
+			break;
+		}
+		case OPTION_NO_ENV:
+			options->env = false;
 			break;
 		case OPTION_SCHED:
 			if (strcmp(optarg, "auto") && strcmp(optarg, "always") &&
@@ -397,8 +433,9 @@ static bool is_trace_name(const char *name)
 /*
  * Walk the directory @dir: with @unlink false, count its trace files and
  * return -ENOTEMPTY (and the first other entry's name in @other) if it holds
- * anything else; with @unlink true, delete the trace files (and only them).
- * Returns the number of trace files, or -errno.
+ * anything else than those and the environment timeline; with @unlink true,
+ * delete the trace files and the timeline (and only them). Returns the
+ * number of trace files, or -errno.
  */
 static int output_scan(const char *dir, bool unlink, char *other, size_t other_len)
 {
@@ -410,13 +447,15 @@ static int output_scan(const char *dir, bool unlink, char *other, size_t other_l
 	if (!d)
 		return -errno;
 	while ((entry = readdir(d))) {
+		/* the launcher's own file, next to the shim's */
+		bool is_timeline = !strcmp(entry->d_name, ITP_ENV_FILE_NAME);
 		struct stat st;
 
 		if (!strcmp(entry->d_name, ".") || !strcmp(entry->d_name, ".."))
 			continue;
 		/* No symlink: deleting "iterprof-1.trace -> ~/thesis" must
 		 * remove only the link, and a link is not what the shim writes. */
-		if (is_trace_name(entry->d_name) &&
+		if ((is_trace_name(entry->d_name) || is_timeline) &&
 		    fstatat(dirfd(d), entry->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 		    S_ISREG(st.st_mode)) {
 			if (unlink && unlinkat(dirfd(d), entry->d_name, 0) != 0) {
@@ -426,7 +465,7 @@ static int output_scan(const char *dir, bool unlink, char *other, size_t other_l
 				closedir(d);
 				return err;
 			}
-			count++;
+			count += !is_timeline;
 		} else if (!unlink) {
 			snprintf(other, other_len, "%s", entry->d_name);
 			closedir(d);
@@ -749,13 +788,61 @@ static int wait_status_to_exit(int status)
 	return CLI_EXIT_FAILURE;
 }
 
+/* The environment timeline of a run: what child_run() is to sample. */
+struct env_run {
+	bool is_enabled;
+	uint64_t interval_ns;
+	const char *output_abs;
+	char warning[768]; /* why the timeline is missing or incomplete, or "" */
+};
+
 /*
- * Run the command and wait for it. Returns its exit status (128+N for
- * signal N). *@exec_errno is set to the errno of a failed exec (then nothing
- * ran, and an error has been printed), else 0.
+ * Start sampling the environment of @pid, which has just exec'd the command.
+ * Never fails the run: a timeline that cannot be written is a warning, said
+ * after the run (the command's output comes first).
  */
-static int child_run(const char *path, char **argv, int *exec_errno)
+static struct env_sampler *env_run_start(struct env_run *env, pid_t pid)
 {
+	struct env_sampler *sampler = NULL;
+	char *file = NULL;
+	char why[512];
+
+	if (!env->is_enabled)
+		return NULL;
+	if (asprintf(&file, "%s/%s", env->output_abs, ITP_ENV_FILE_NAME) < 0) {
+		snprintf(env->warning, sizeof(env->warning),
+			 "no environment timeline: out of memory");
+		return NULL;
+	}
+	if (env_sampler_open(file, pid, env->interval_ns, &sampler, why, sizeof(why)) ||
+	    env_sampler_start(sampler, why, sizeof(why))) {
+		snprintf(env->warning, sizeof(env->warning), "no environment timeline: %s", why);
+		env_sampler_close(sampler, NULL, 0);
+		sampler = NULL;
+	}
+	free(file);
+	return sampler;
+}
+
+/* The command has ended: a last sample, and the file closed. */
+static void env_run_stop(struct env_run *env, struct env_sampler *sampler)
+{
+	char why[512];
+
+	if (sampler && env_sampler_close(sampler, why, sizeof(why)))
+		snprintf(env->warning, sizeof(env->warning), "environment timeline incomplete: %s",
+			 why);
+}
+
+/*
+ * Run the command and wait for it, sampling its environment meanwhile
+ * (@env). Returns its exit status (128+N for signal N). *@exec_errno is set
+ * to the errno of a failed exec (then nothing ran, and an error has been
+ * printed), else 0.
+ */
+static int child_run(const char *path, char **argv, int *exec_errno, struct env_run *env)
+{
+	struct env_sampler *sampler = NULL;
 	struct signal_state signals;
 	int report[2];
 	siginfo_t info;
@@ -796,6 +883,10 @@ static int child_run(const char *path, char **argv, int *exec_errno)
 	if (n == (ssize_t)sizeof(err)) {
 		*exec_errno = err;
 		cli_error("%s: cannot execute: %s", argv[0], strerror(err));
+	} else {
+		/* The command runs (exec closed the pipe): from here on the
+		 * launcher may have a thread. */
+		sampler = env_run_start(env, pid);
 	}
 
 	/* Wait without reaping first: until we reap it the pid cannot be
@@ -803,6 +894,9 @@ static int child_run(const char *path, char **argv, int *exec_errno)
 	 * termination ends the wait; a stopped or continued child does not. */
 	while (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOWAIT) != 0 && errno == EINTR)
 		;
+	/* The last sample sees the command as a zombie: its pid and code maps
+	 * are still there (its cgroup is not: the sampler keeps the last one). */
+	env_run_stop(env, sampler);
 	signals_block();
 	forward_pid = 0;
 	while (waitpid(pid, &status, 0) < 0) {
@@ -891,6 +985,7 @@ static void record_summarize(const char *output, const char *output_abs,
 
 int cmd_record(int argc, char **argv)
 {
+	struct env_run env = { 0 };
 	struct record_options options;
 	char why[512];
 	char *path = NULL;
@@ -940,10 +1035,15 @@ int cmd_record(int argc, char **argv)
 		goto out;
 	}
 
-	status = child_run(path, options.command, &exec_errno);
+	env.is_enabled = options.env;
+	env.interval_ns = options.env_interval_ns;
+	env.output_abs = output_abs;
+	status = child_run(path, options.command, &exec_errno, &env);
 	if (exec_errno)
 		rmdir(output_abs); /* nothing ran: leave no empty recording behind */
 	else {
+		if (env.warning[0])
+			cli_info("warning: %s", env.warning);
 		for (char *line = options.events_notes, *eol; *line; line = eol + 1) {
 			eol = strchr(line, '\n');
 			if (!eol)

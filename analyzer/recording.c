@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "iterprof/env-format.h"
 #include "recording.h"
 #include "trace-reader.h"
 
@@ -620,7 +621,10 @@ static int recording_add_directory(struct recording *rec, const char *dir, char 
 	for (int i = 0; i < n; i++) {
 		char *file;
 
-		if (err || !is_trace_name(names[i]->d_name))
+		/* Only traces: the launcher's iterprof-env.timeline (and
+		 * anything else) is not ours to read here. */
+		if (err || !is_trace_name(names[i]->d_name) ||
+		    !strcmp(names[i]->d_name, ITP_ENV_FILE_NAME))
 			continue;
 		if (asprintf(&file, "%s/%s", dir, names[i]->d_name) < 0) {
 			snprintf(why, why_len, "%s: out of memory", dir);

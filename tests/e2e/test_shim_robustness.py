@@ -117,7 +117,8 @@ def test_random_sigkills_leave_readable_traces():
         # to leave readable (a slow start, e.g. under the sanitizers on a busy
         # machine, would otherwise make the kill land before the shim began).
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not (os.path.isdir(out) and os.listdir(out)):
+        while time.monotonic() < deadline and not (
+                os.path.isdir(out) and any(f.endswith(".trace") for f in os.listdir(out))):
             time.sleep(0.01)
         time.sleep(0.05 + rng.random() * 0.2)
         # Kill the benchmark itself (the launcher's child), not the launcher.

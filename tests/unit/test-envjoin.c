@@ -1,0 +1,259 @@
+/*
+ * Unit tests of analyzer/envjoin.c and of the causes it feeds: a timeline
+ * built in memory with known steal, cgroup throttling, a sibling thread on
+ * one CPU, a frequency drop and an interrupt burst (steal and thermal
+ * throttling cannot be caused on purpose on a test machine: this is where
+ * their joining is tested), joined to iterations placed in and out of them,
+ * then split by attrib_explain().
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "attrib.h"
+#include "envjoin.h"
+
+#include "unit-test.h"
+
+#define MS 1000000ull
+#define SAMPLES 101 /* every 10 ms over 1 s */
+
+static uint64_t times[SAMPLES];
+
+/* A series over the sample times, v[k] = f(k). */
+static struct env_series series(uint64_t (*f)(size_t k))
+{
+	struct env_series s = { SAMPLES, times, malloc(SAMPLES * sizeof(uint64_t)) };
+
+	for (size_t k = 0; k < SAMPLES; k++)
+		s.v[k] = f(k);
+	return s;
+}
+
+static uint64_t zero(size_t k) { (void)k; return 0; }
+static uint64_t missing(size_t k) { (void)k; return ENV_MISSING; }
+/* one 10 ms tick of steal between 490 and 500 ms */
+static uint64_t steal0(size_t k) { return k >= 50 ? 10 * MS : 0; }
+/* throttled 5 ms per sample from 700 to 800 ms */
+static uint64_t ramp(size_t k, size_t from, size_t to, uint64_t step)
+{
+	return k <= from ? 0 : (k >= to ? to - from : k - from) * step;
+}
+static uint64_t throttled(size_t k) { return ramp(k, 70, 80, 5 * MS); }
+/* the sibling runs 4 ms per sample from 300 to 400 ms, on CPU 0 */
+static uint64_t sibling_cpu(size_t k) { return ramp(k, 30, 40, 4 * MS); }
+/* the thread itself waits that long for a CPU then, and when throttled */
+static uint64_t self_delay(size_t k) { return ramp(k, 30, 40, 4 * MS) + ramp(k, 70, 80, 5 * MS); }
+static uint64_t self_cpu(size_t k) { return k * 5 * MS; }
+static uint64_t cpu_of_sibling(size_t k) { (void)k; return 0; }
+/* 2 GHz, 1 GHz from 900 to 950 ms */
+static uint64_t freq0(size_t k) { return k > 90 && k <= 95 ? 1000000 : 2000000; }
+/* 100 interrupts per sample from 200 to 250 ms on CPU 0 */
+static uint64_t irqs0(size_t k) { return ramp(k, 20, 25, 100); }
+
+static struct env_timeline timeline(void)
+{
+	static struct env_cpu cpus[2];
+	static struct env_task tasks[2];
+	struct env_timeline tl;
+
+	memset(&tl, 0, sizeof(tl));
+	for (size_t k = 0; k < SAMPLES; k++)
+		times[k] = 1000 * MS + k * 10 * MS;
+	for (unsigned c = 0; c < 2; c++) {
+		cpus[c].steal_ns = series(c == 0 ? steal0 : zero);
+		cpus[c].irq_count = series(c == 0 ? irqs0 : zero);
+		cpus[c].softirq_count = series(zero);
+		cpus[c].freq_khz = series(c == 0 ? freq0 : missing);
+	}
+	tasks[0] = (struct env_task){ .pid = 100, .tid = 100, .comm = "bench" };
+	tasks[0].cpu_ns = series(self_cpu);
+	tasks[0].run_delay_ns = series(self_delay);
+	tasks[0].last_cpu = series(cpu_of_sibling);
+	tasks[1] = (struct env_task){ .pid = 100, .tid = 101, .comm = "busy-helper" };
+	tasks[1].cpu_ns = series(sibling_cpu);
+	tasks[1].run_delay_ns = series(zero);
+	tasks[1].last_cpu = series(cpu_of_sibling);
+	tl.ncpus = 2;
+	tl.cpus = cpus;
+	tl.ntasks = 2;
+	tl.tasks = tasks;
+	tl.cg_throttled_ns = series(throttled);
+	tl.start_ns = times[0];
+	tl.end_ns = times[SAMPLES - 1];
+	return tl;
+}
+
+static void joined(struct env_join *j, uint64_t at_ms, int cpu, bool has_interrupts,
+		   double sig[ATTRIB_SIGNAL_COUNT])
+{
+	for (unsigned k = 0; k < ATTRIB_SIGNAL_COUNT; k++)
+		sig[k] = NAN;
+	env_join_signals(j, 1000 * MS + at_ms * MS + MS / 3, 75000, cpu, has_interrupts, sig);
+}
+
+static void test_join(void)
+{
+	struct env_timeline tl = timeline();
+	struct env_join *j = env_join_new(&tl, 100, 100);
+	double sig[ATTRIB_SIGNAL_COUNT];
+	char names[2][16];
+	double cpu[2];
+
+	CHECK(j != NULL, "env_join_new");
+	joined(j, 495, 0, true, sig);
+	CHECK(sig[ATTRIB_SIG_STEAL_NS] == 10 * MS, "steal in its window: %g",
+	      sig[ATTRIB_SIG_STEAL_NS]);
+	joined(j, 495, 1, true, sig);
+	CHECK(sig[ATTRIB_SIG_STEAL_NS] == 0, "no steal on the other CPU: %g",
+	      sig[ATTRIB_SIG_STEAL_NS]);
+	joined(j, 300, 0, true, sig);
+	CHECK(sig[ATTRIB_SIG_STEAL_NS] == 0, "no steal elsewhere: %g", sig[ATTRIB_SIG_STEAL_NS]);
+	joined(j, 355, 0, true, sig);
+	CHECK(sig[ATTRIB_SIG_SIBLING_SHARE] == 1, "sibling on its CPU: %g",
+	      sig[ATTRIB_SIG_SIBLING_SHARE]);
+	CHECK(sig[ATTRIB_SIG_THROTTLE_SHARE] == 0, "not throttled then: %g",
+	      sig[ATTRIB_SIG_THROTTLE_SHARE]);
+	joined(j, 355, 1, true, sig);
+	CHECK(sig[ATTRIB_SIG_SIBLING_SHARE] == 0, "sibling on the other CPU: %g",
+	      sig[ATTRIB_SIG_SIBLING_SHARE]);
+	joined(j, 755, 0, true, sig);
+	CHECK(sig[ATTRIB_SIG_THROTTLE_SHARE] == 1, "throttled: %g",
+	      sig[ATTRIB_SIG_THROTTLE_SHARE]);
+	CHECK(sig[ATTRIB_SIG_SIBLING_SHARE] == 0, "no sibling then: %g",
+	      sig[ATTRIB_SIG_SIBLING_SHARE]);
+	joined(j, 925, 0, true, sig);
+	CHECK(sig[ATTRIB_SIG_FREQ_KHZ] == 1000000, "frequency drop: %g", sig[ATTRIB_SIG_FREQ_KHZ]);
+	joined(j, 100, 0, true, sig);
+	CHECK(sig[ATTRIB_SIG_FREQ_KHZ] == 2000000, "frequency: %g", sig[ATTRIB_SIG_FREQ_KHZ]);
+	joined(j, 100, 1, true, sig);
+	CHECK(isnan(sig[ATTRIB_SIG_FREQ_KHZ]), "no frequency on CPU 1: %g",
+	      sig[ATTRIB_SIG_FREQ_KHZ]);
+	/* the trace counted interrupts: the timeline's are not used */
+	joined(j, 225, 0, true, sig);
+	CHECK(isnan(sig[ATTRIB_SIG_INTERRUPTS]), "interrupts overwritten: %g",
+	      sig[ATTRIB_SIG_INTERRUPTS]);
+	/* it did not: 100 per 10 ms prorated to 75 µs */
+	joined(j, 225, 0, false, sig);
+	CHECK(fabs(sig[ATTRIB_SIG_INTERRUPTS] - 0.75) < 1e-9, "prorated interrupts: %g",
+	      sig[ATTRIB_SIG_INTERRUPTS]);
+	/* outside the timeline: nothing joined */
+	joined(j, 5000, 0, false, sig);
+	CHECK(isnan(sig[ATTRIB_SIG_STEAL_NS]) && isnan(sig[ATTRIB_SIG_INTERRUPTS]),
+	      "joined outside the timeline");
+	/* back in time after later iterations: the cursor searches */
+	joined(j, 495, 0, true, sig);
+	CHECK(sig[ATTRIB_SIG_STEAL_NS] == 10 * MS, "steal after going back: %g",
+	      sig[ATTRIB_SIG_STEAL_NS]);
+	/* the process's other threads by CPU time */
+	CHECK(env_join_siblings(j, times[0], times[SAMPLES - 1], 2, names, cpu) == 1,
+	      "one sibling");
+	CHECK(!strcmp(names[0], "busy-helper") && cpu[0] == 40 * MS, "sibling %s %g", names[0],
+	      cpu[0]);
+	env_join_free(j);
+}
+
+static struct attrib_model model(void)
+{
+	struct attrib_model m;
+
+	for (unsigned s = 0; s < ATTRIB_SIGNAL_COUNT; s++)
+		m.signal[s] = NAN;
+	m.duration_ns = 75000;
+	m.signal[ATTRIB_SIG_CPU_NS] = 74000;
+	m.signal[ATTRIB_SIG_RUN_DELAY_NS] = 0;
+	m.signal[ATTRIB_SIG_MINOR_FAULTS] = 0;
+	m.signal[ATTRIB_SIG_VOLUNTARY] = 0;
+	m.signal[ATTRIB_SIG_INVOLUNTARY] = 0;
+	m.signal[ATTRIB_SIG_INTERRUPTS] = 0;
+	m.signal[ATTRIB_SIG_CODE_EVENTS] = 0;
+	m.signal[ATTRIB_SIG_FREQ_KHZ] = 2000000;
+	attrib_estimator_finish(NULL, &m);
+	return m;
+}
+
+static struct attrib_sample sample(const struct attrib_model *m, double extra_cpu,
+				   double extra_wait)
+{
+	struct attrib_sample s = { 0 };
+
+	memcpy(s.signal, m->signal, sizeof(s.signal));
+	s.signal[ATTRIB_SIG_CPU_NS] += extra_cpu;
+	s.signal[ATTRIB_SIG_RUN_DELAY_NS] += extra_wait;
+	if (extra_wait > 0)
+		s.signal[ATTRIB_SIG_INVOLUNTARY] = 1;
+	s.duration_ns = m->duration_ns + extra_cpu + extra_wait;
+	return s;
+}
+
+static void test_causes(void)
+{
+	struct attrib_model m = model();
+	double ns[ATTRIB_CAUSE_COUNT];
+	struct attrib_sample s;
+
+	/* waiting for a CPU while a sibling ran there */
+	s = sample(&m, 0, 4 * MS);
+	s.signal[ATTRIB_SIG_SIBLING_SHARE] = 1;
+	attrib_explain(&m, &s, ns);
+	CHECK(attrib_primary(ns) == ATTRIB_SIBLING_THREADS && ns[ATTRIB_PREEMPTION] == 0,
+	      "sibling: %g %g", ns[ATTRIB_SIBLING_THREADS], ns[ATTRIB_PREEMPTION]);
+	/* half throttled, half of the rest the sibling */
+	s.signal[ATTRIB_SIG_THROTTLE_SHARE] = 0.5;
+	s.signal[ATTRIB_SIG_SIBLING_SHARE] = 0.5;
+	attrib_explain(&m, &s, ns);
+	CHECK(fabs(ns[ATTRIB_CGROUP_THROTTLE] - 2 * MS) < 1 &&
+		      fabs(ns[ATTRIB_SIBLING_THREADS] - 1 * MS) < 1 &&
+		      fabs(ns[ATTRIB_PREEMPTION] - 1 * MS) < 1,
+	      "three-way split: %g %g %g", ns[ATTRIB_CGROUP_THROTTLE],
+	      ns[ATTRIB_SIBLING_THREADS], ns[ATTRIB_PREEMPTION]);
+	/* no timeline: all preemption */
+	s = sample(&m, 0, 4 * MS);
+	attrib_explain(&m, &s, ns);
+	CHECK(attrib_primary(ns) == ATTRIB_PREEMPTION && ns[ATTRIB_PREEMPTION] == 4 * MS,
+	      "preemption: %g", ns[ATTRIB_PREEMPTION]);
+	/* on-CPU time while the CPU's steal was high */
+	s = sample(&m, 2 * MS, 0);
+	s.signal[ATTRIB_SIG_STEAL_NS] = 10 * MS;
+	attrib_explain(&m, &s, ns);
+	CHECK(attrib_primary(ns) == ATTRIB_STEAL && ns[ATTRIB_UNEXPLAINED] == 0, "steal: %g %g",
+	      ns[ATTRIB_STEAL], ns[ATTRIB_UNEXPLAINED]);
+	/* steal smaller than the excess: the rest stays unexplained */
+	s.signal[ATTRIB_SIG_STEAL_NS] = 0.5 * MS;
+	attrib_explain(&m, &s, ns);
+	CHECK(fabs(ns[ATTRIB_STEAL] - 0.5 * MS) < 1 && fabs(ns[ATTRIB_UNEXPLAINED] - 1.5 * MS) < 1,
+	      "steal capped: %g %g", ns[ATTRIB_STEAL], ns[ATTRIB_UNEXPLAINED]);
+	/* code generated: jit before steal and first-call */
+	s = sample(&m, 3 * MS, 0);
+	s.signal[ATTRIB_SIG_CODE_EVENTS] = 2;
+	s.signal[ATTRIB_SIG_STEAL_NS] = 10 * MS;
+	s.is_first = s.is_warmup = true;
+	attrib_explain(&m, &s, ns);
+	CHECK(ns[ATTRIB_JIT] == 3 * MS && ns[ATTRIB_FIRST_CALL] == 0 && ns[ATTRIB_STEAL] == 0,
+	      "jit: %g first-call %g steal %g", ns[ATTRIB_JIT], ns[ATTRIB_FIRST_CALL],
+	      ns[ATTRIB_STEAL]);
+	/* page faults keep their share beside jit */
+	s.signal[ATTRIB_SIG_MINOR_FAULTS] = 500; /* x 2 µs = 1 ms */
+	attrib_explain(&m, &s, ns);
+	CHECK(fabs(ns[ATTRIB_PAGE_FAULTS] - 1 * MS) < 1 && fabs(ns[ATTRIB_JIT] - 2 * MS) < 1,
+	      "faults and jit: %g %g", ns[ATTRIB_PAGE_FAULTS], ns[ATTRIB_JIT]);
+	/* interrupts x their cost (3 µs calibration) */
+	s = sample(&m, 30000, 0);
+	s.signal[ATTRIB_SIG_INTERRUPTS] = 10;
+	attrib_explain(&m, &s, ns);
+	CHECK(attrib_primary(ns) == ATTRIB_INTERRUPTS && fabs(ns[ATTRIB_INTERRUPTS] - 30000) < 1,
+	      "interrupts: %g", ns[ATTRIB_INTERRUPTS]);
+	/* the CPU at half its frequency, no cycle counter */
+	s = sample(&m, 74000, 0);
+	s.signal[ATTRIB_SIG_FREQ_KHZ] = 1000000;
+	attrib_explain(&m, &s, ns);
+	CHECK(attrib_primary(ns) == ATTRIB_FREQUENCY && fabs(ns[ATTRIB_FREQUENCY] - 74000) < 1,
+	      "frequency: %g", ns[ATTRIB_FREQUENCY]);
+}
+
+int main(void)
+{
+	test_join();
+	test_causes();
+	return unit_test_finish();
+}
