@@ -41,7 +41,8 @@ static bool name_in(const char *name, const char *const *list)
 	return false;
 }
 
-static void map_signals(const struct recording_process *p, int signal_counter[])
+static void map_signals(const struct recording_process *p, int signal_counter[],
+			int signal_counter2[])
 {
 	static const char *const instructions[] = { "instructions", "inst_retired",
 						    "inst_retired:any", "inst_retired:any_p",
@@ -63,10 +64,15 @@ static void map_signals(const struct recording_process *p, int signal_counter[])
 		{ ATTRIB_SIG_INVOLUNTARY, ITP_COUNTER_INVOLUNTARY_SWITCHES },
 		{ ATTRIB_SIG_SWITCHES, ITP_COUNTER_CONTEXT_SWITCHES },
 		{ ATTRIB_SIG_MIGRATIONS, ITP_COUNTER_MIGRATIONS },
+		{ ATTRIB_SIG_INTERRUPTS, ITP_COUNTER_IRQS },
+		{ ATTRIB_SIG_CODE_EVENTS, ITP_COUNTER_CODE_EVENTS },
+		{ ATTRIB_SIG_CODE_BYTES, ITP_COUNTER_CODE_BYTES },
 	};
 
 	for (unsigned s = 0; s < ATTRIB_SIGNAL_COUNT; s++)
-		signal_counter[s] = -1;
+		signal_counter[s] = signal_counter2[s] = -1;
+	/* interrupts: hardware ones and softirqs, one signal */
+	signal_counter2[ATTRIB_SIG_INTERRUPTS] = recording_counter_index(p, ITP_COUNTER_SOFTIRQS);
 	for (size_t k = 0; k < sizeof(by_id) / sizeof(by_id[0]); k++)
 		signal_counter[by_id[k].signal] = recording_counter_index(p, by_id[k].id);
 	for (unsigned c = 0; c < p->counter_count; c++) {
@@ -99,6 +105,18 @@ static void sample_of(const struct analysis *a, const struct recording_region *r
 				     : recording_value(r, (unsigned)a->signal_counter[k], i);
 
 		s->signal[k] = v == ITP_VALUE_UNAVAILABLE ? NAN : (double)v;
+		if (a->signal_counter2[k] >= 0 && !isnan(s->signal[k])) {
+			v = recording_value(r, (unsigned)a->signal_counter2[k], i);
+			s->signal[k] = v == ITP_VALUE_UNAVAILABLE ? NAN : s->signal[k] + (double)v;
+		}
+	}
+	if (a->env) {
+		uint64_t cpu = a->cpu_counter < 0 ? ITP_VALUE_UNAVAILABLE
+						  : recording_value(r, (unsigned)a->cpu_counter, i);
+
+		env_join_signals(a->env, r->start_ns[i], recording_duration(r, i),
+				 cpu == ITP_VALUE_UNAVAILABLE ? -1 : (int)cpu,
+				 !isnan(s->signal[ATTRIB_SIG_INTERRUPTS]), s->signal);
 	}
 	s->is_warmup = i < a->ref_first;
 	s->is_first = i == 0;
@@ -340,7 +358,8 @@ static int estimate_costs(struct analysis *a, const struct recording_region *r)
 {
 	enum { BLOCK = 4096 };
 	static const enum attrib_signal events[] = { ATTRIB_SIG_MINOR_FAULTS, ATTRIB_SIG_MIGRATIONS,
-						     ATTRIB_SIG_CACHE_MISSES };
+						     ATTRIB_SIG_CACHE_MISSES,
+						     ATTRIB_SIG_INTERRUPTS };
 	struct attrib_estimator *e = attrib_estimator_new();
 	unsigned char any[BLOCK];
 	uint64_t v[BLOCK];
@@ -355,14 +374,21 @@ static int estimate_costs(struct analysis *a, const struct recording_region *r)
 
 		memset(any, 0, len);
 		for (size_t k = 0; k < sizeof(events) / sizeof(events[0]); k++) {
-			int c = a->signal_counter[events[k]];
+			int c = a->signal_counter[events[k]], c2 = a->signal_counter2[events[k]];
 			double ref = a->model.signal[events[k]];
 
 			if (c < 0 || isnan(ref))
 				continue;
-			column_get_range(&r->values[c], first, len, v);
-			for (size_t i = 0; i < len; i++)
-				any[i] |= v[i] != ITP_VALUE_UNAVAILABLE && (double)v[i] >= ref + 1;
+			/* a count of two counters exceeds the reference only
+			 * if one of them exceeds it */
+			for (int pass = 0; pass < 2; pass++, c = c2) {
+				if (c < 0)
+					break;
+				column_get_range(&r->values[c], first, len, v);
+				for (size_t i = 0; i < len; i++)
+					any[i] |= v[i] != ITP_VALUE_UNAVAILABLE &&
+						  (double)v[i] >= ref + 1;
+			}
 		}
 		for (size_t i = 0; i < len; i++) {
 			struct attrib_sample s;
@@ -403,6 +429,15 @@ static void attribute(struct analysis *a, const struct recording_region *r)
 				ph->cause_ns[c] += ns[c];
 				ph->excess_ns += ns[c];
 			}
+			if (ns[ATTRIB_JIT] > 0) {
+				struct attrib_sample s;
+
+				sample_of(a, r, i, &s);
+				if (s.signal[ATTRIB_SIG_CODE_BYTES] > 0)
+					ph->code_bytes += s.signal[ATTRIB_SIG_CODE_BYTES];
+				if (i >= a->ref_first && s.signal[ATTRIB_SIG_CODE_BYTES] > 0)
+					a->code_bytes += s.signal[ATTRIB_SIG_CODE_BYTES];
+			}
 			if (i < a->ref_first)
 				continue;
 			a->slow_count++;
@@ -420,6 +455,36 @@ static void attribute(struct analysis *a, const struct recording_region *r)
 	a->slow_rate = a->ref_count ? (double)a->slow_count / (double)a->ref_count : 0;
 }
 
+/* "busy-helper 290 ms, worker 12 ms": the process's other threads by CPU
+ * time over iterations [first, last], from the timeline. */
+static void siblings_text(const struct analysis *a, const struct recording_region *r,
+			  size_t first, size_t last, char *buf, size_t len)
+{
+	char names[2][16], d[32];
+	double cpu[2];
+	unsigned n;
+	size_t at = 0;
+
+	buf[0] = '\0';
+	if (!a->env)
+		return;
+	n = env_join_siblings(a->env, r->start_ns[first],
+			      r->start_ns[last] + recording_duration(r, last), 2, names, cpu);
+	for (unsigned k = 0; k < n && at < len; k++)
+		at += (size_t)snprintf(buf + at, len - at, "%s'%s' %s", k ? ", " : "", names[k],
+				       stats_format_duration(cpu[k], d, sizeof(d)));
+}
+
+static void describe_siblings(struct analysis *a, const struct recording_region *r)
+{
+	for (size_t k = 0; k < a->phase_count; k++)
+		if (a->phase[k].cause_ns[ATTRIB_SIBLING_THREADS] > 0)
+			siblings_text(a, r, a->phase[k].first, a->phase[k].last,
+				      a->phase[k].siblings, sizeof(a->phase[k].siblings));
+	if (a->cause_ns[ATTRIB_SIBLING_THREADS] > 0)
+		siblings_text(a, r, a->ref_first, a->ref_last, a->siblings, sizeof(a->siblings));
+}
+
 /* The cause with the largest part of @ns, and that part's share of @total,
  * in @buf: "preemption (91 %)"; "" when there is none. */
 static const char *top_cause(const double ns[ATTRIB_CAUSE_COUNT], double total, char *buf,
@@ -435,9 +500,35 @@ static const char *top_cause(const double ns[ATTRIB_CAUSE_COUNT], double total, 
 	return buf;
 }
 
+const char *analysis_format_bytes(double bytes, char *buf, size_t len)
+{
+	if (bytes >= 1e6)
+		snprintf(buf, len, "%.1f MB", bytes / 1e6);
+	else if (bytes >= 1e3)
+		snprintf(buf, len, "%.0f KB", bytes / 1e3);
+	else
+		snprintf(buf, len, "%.0f bytes", bytes);
+	return buf;
+}
+
+/* What to add to a cause's share for evidence: the code generated for jit,
+ * the threads for sibling-threads. */
+static void cause_detail(enum attrib_cause c, double code_bytes, const char *siblings,
+			 char *buf, size_t len)
+{
+	char b[32];
+
+	buf[0] = '\0';
+	if (c == ATTRIB_JIT && code_bytes > 0)
+		snprintf(buf, len, " (%s of code made executable)",
+			 analysis_format_bytes(code_bytes, b, sizeof(b)));
+	else if (c == ATTRIB_SIBLING_THREADS && siblings[0])
+		snprintf(buf, len, " (%s of CPU)", siblings);
+}
+
 static void write_verdict(struct analysis *a, size_t n)
 {
-	char median[32], cause[64], slow[200] = "", first[32];
+	char median[32], cause[200], slow[320] = "", first[32];
 	size_t len = sizeof(a->verdict);
 
 	if (a->classification == PHASES_TOO_FEW) {
@@ -448,7 +539,12 @@ static void write_verdict(struct analysis *a, size_t n)
 	}
 	stats_format_duration(a->ref_stats.median, median, sizeof(median));
 	if (a->slow_count) {
+		char detail[120];
+
 		top_cause(a->cause_ns, a->slow_excess_ns, cause, sizeof(cause));
+		cause_detail(attrib_primary(a->cause_ns), a->code_bytes, a->siblings, detail,
+			     sizeof(detail));
+		strncat(cause, detail, sizeof(cause) - strlen(cause) - 1);
 		snprintf(slow, sizeof(slow), "%zu of %zu %s iterations slow (%.1f %%), %s of their excess",
 			 a->slow_count, a->ref_count, a->steady >= 0 ? "steady" : "final",
 			 100 * a->slow_rate, cause);
@@ -460,14 +556,19 @@ static void write_verdict(struct analysis *a, size_t n)
 		snprintf(a->verdict, len, "flat: steady %s from iteration 1; %s", median, slow);
 		break;
 	case PHASES_WARMUP: {
-		double warm_ns[ATTRIB_CAUSE_COUNT] = { 0 }, warm = 0;
+		double warm_ns[ATTRIB_CAUSE_COUNT] = { 0 }, warm = 0, code = 0;
+		char detail[120];
 
-		for (long k = 0; k < a->reference; k++)
+		for (long k = 0; k < a->reference; k++) {
 			for (unsigned c = 0; c < ATTRIB_CAUSE_COUNT; c++) {
 				warm_ns[c] += a->phase[k].cause_ns[c];
 				warm += a->phase[k].cause_ns[c];
 			}
+			code += a->phase[k].code_bytes;
+		}
 		top_cause(warm_ns, warm, cause, sizeof(cause));
+		cause_detail(attrib_primary(warm_ns), code, "", detail, sizeof(detail));
+		strncat(cause, detail, sizeof(cause) - strlen(cause) - 1);
 		snprintf(a->verdict, len,
 			 "warm-up then flat: steady %s from iteration %zu (warm-up %zu iteration%s, "
 			 "%s extra%s%s); %s",
@@ -491,8 +592,60 @@ static void write_verdict(struct analysis *a, size_t n)
 	}
 }
 
+static int compare_double(const void *x, const void *y)
+{
+	double a = *(const double *)x, b = *(const double *)y;
+
+	return (a > b) - (a < b);
+}
+
+static double median_double(double *v, size_t n)
+{
+	qsort(v, n, sizeof(*v), compare_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* Reference values of the signals the timeline gives (their medians over
+ * at most ANALYSIS_JOIN_SAMPLE evenly spaced reference iterations). */
+static void join_reference(struct analysis *a, const struct recording_region *r)
+{
+	static const enum attrib_signal joined[] = { ATTRIB_SIG_FREQ_KHZ, ATTRIB_SIG_INTERRUPTS };
+	size_t step = a->ref_count / ANALYSIS_JOIN_SAMPLE + 1, count = 0;
+	double *v[2];
+
+	v[0] = malloc(2 * (a->ref_count / step + 1) * sizeof(double));
+	if (!v[0])
+		return; /* no reference: those signals explain nothing */
+	v[1] = v[0] + a->ref_count / step + 1;
+	for (size_t i = a->ref_first; i <= a->ref_last; i += step) {
+		struct attrib_sample s;
+
+		sample_of(a, r, i, &s);
+		for (unsigned k = 0; k < 2; k++)
+			v[k][count] = s.signal[joined[k]];
+		count++;
+	}
+	for (unsigned k = 0; k < 2; k++) {
+		size_t known = 0;
+
+		if (a->signal_counter[joined[k]] >= 0)
+			continue; /* a counter of the trace: already set */
+		for (size_t i = 0; i < count; i++)
+			if (!isnan(v[k][i]))
+				v[k][known++] = v[k][i];
+		a->model.signal[joined[k]] = known ? median_double(v[k], known) : NAN;
+	}
+	free(v[0]);
+}
+
 int analysis_run(const struct recording_process *p, const struct recording_region *r,
 		 struct analysis *a)
+{
+	return analysis_run_env(p, r, NULL, a);
+}
+
+int analysis_run_env(const struct recording_process *p, const struct recording_region *r,
+		     struct env_join *env, struct analysis *a)
 {
 	size_t n = r->count;
 	uint64_t *scratch;
@@ -500,7 +653,9 @@ int analysis_run(const struct recording_process *p, const struct recording_regio
 
 	memset(a, 0, sizeof(*a));
 	a->steady = a->reference = -1;
-	map_signals(p, a->signal_counter);
+	a->env = env;
+	map_signals(p, a->signal_counter, a->signal_counter2);
+	a->cpu_counter = recording_counter_index(p, ITP_COUNTER_CPU);
 	if (!n) {
 		a->classification = PHASES_TOO_FEW;
 		snprintf(a->verdict, sizeof(a->verdict), "no iterations");
@@ -564,10 +719,18 @@ int analysis_run(const struct recording_process *p, const struct recording_regio
 	for (unsigned s = 0; s < ATTRIB_SIGNAL_COUNT; s++) {
 		int c = a->signal_counter[s];
 
+		int c2 = a->signal_counter2[s];
+
 		a->model.signal[s] = c < 0			 ? NAN
 				     : a->reference >= 0 ? a->phase[a->reference].counter_median[c]
 							 : counter_median(r, (unsigned)c, 0, n - 1, scratch);
+		if (c >= 0 && c2 >= 0)
+			a->model.signal[s] += a->reference >= 0
+						      ? a->phase[a->reference].counter_median[c2]
+						      : counter_median(r, (unsigned)c2, 0, n - 1, scratch);
 	}
+	if (env)
+		join_reference(a, r);
 	free(scratch);
 	scratch = NULL;
 	if (a->classification != PHASES_TOO_FEW) {
@@ -581,6 +744,7 @@ int analysis_run(const struct recording_process *p, const struct recording_regio
 		if (err)
 			goto out;
 		attribute(a, r);
+		describe_siblings(a, r);
 	} else {
 		attrib_estimator_finish(NULL, &a->model);
 	}
@@ -594,6 +758,8 @@ out:
 
 void analysis_free(struct analysis *a)
 {
+	env_join_free(a->env);
+	a->env = NULL;
 	free(a->phase);
 	a->phase = NULL;
 	a->phase_count = 0;

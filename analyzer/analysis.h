@@ -37,6 +37,7 @@
 #include <stdint.h>
 
 #include "attrib.h"
+#include "envjoin.h"
 #include "phases.h"
 #include "recording.h"
 #include "stats.h"
@@ -52,6 +53,7 @@
 #define ANALYSIS_SLOW_NS 2000.0
 #define ANALYSIS_EXAMPLES 5 /* slow iterations named per cause */
 #define ANALYSIS_HISTOGRAM_BINS 12 /* of the reference durations */
+#define ANALYSIS_JOIN_SAMPLE 4096 /* iterations for the joined references */
 
 struct analysis_phase {
 	size_t first, last;   /* 0-based, inclusive */
@@ -61,6 +63,8 @@ struct analysis_phase {
 				 that were slower (warm-up) or slow (steady) */
 	double cause_ns[ATTRIB_CAUSE_COUNT];
 	double counter_median[ITP_MAX_COUNTERS]; /* NAN: no value */
+	double code_bytes;    /* made executable in its iterations with jit */
+	char siblings[80];    /* with sibling-threads: "'name' 290 ms, ..." */
 };
 
 struct analysis {
@@ -89,7 +93,12 @@ struct analysis {
 
 	struct attrib_model model;
 	int signal_counter[ATTRIB_SIGNAL_COUNT]; /* counter index, or -1 */
-	char verdict[400];
+	int signal_counter2[ATTRIB_SIGNAL_COUNT]; /* a second one added, or -1 */
+	int cpu_counter;      /* ITP_COUNTER_CPU's index, or -1 */
+	struct env_join *env; /* the environment timeline, or NULL */
+	double code_bytes;    /* made executable in slow iterations with jit */
+	char siblings[80];    /* with sibling-threads among the slow causes */
+	char verdict[800];
 };
 
 /*
@@ -98,10 +107,19 @@ struct analysis {
  */
 int analysis_run(const struct recording_process *process, const struct recording_region *region,
 		 struct analysis *out);
+/* The same, with the environment timeline joined (@env: the region's
+ * thread's join, used again by analysis_explain() and freed by
+ * analysis_free(); NULL: none). */
+int analysis_run_env(const struct recording_process *process,
+		     const struct recording_region *region, struct env_join *env,
+		     struct analysis *out);
 void analysis_free(struct analysis *a);
 
 /* Index of the phase holding iteration @i. */
 size_t analysis_phase_of(const struct analysis *a, size_t i);
+
+/* "2.1 MB", "12 KB", "497 bytes" */
+const char *analysis_format_bytes(double bytes, char *buf, size_t len);
 
 bool analysis_is_slow(const struct analysis *a, const struct recording_region *region, size_t i);
 

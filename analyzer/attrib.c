@@ -12,6 +12,7 @@ enum side {
 	SIDE_RESIDUAL, /* no estimator: gets what the rules hand it */
 	SIDE_ON_CPU,
 	SIDE_OFF_CPU,
+	SIDE_ON_CPU_REST, /* takes from what the on-CPU estimators left */
 };
 
 typedef double (*estimate_fn)(const struct attrib_model *m, const struct attrib_sample *s);
@@ -45,9 +46,55 @@ static double excess0(const struct attrib_model *m, const struct attrib_sample *
 	return isnan(d) ? 0 : d;
 }
 
+/* A share signal of the environment timeline, 0 without one. */
+static double share(const struct attrib_sample *s, enum attrib_signal k)
+{
+	double v = s->signal[k];
+
+	return isnan(v) || v < 0 ? 0 : v > 1 ? 1 : v;
+}
+
+/* Time waiting for a CPU is split three ways: the cgroup's quota ran out,
+ * else a sibling thread had the CPU, else another task did. */
 static double est_run_delay(const struct attrib_model *m, const struct attrib_sample *s)
 {
-	return excess0(m, s, ATTRIB_SIG_RUN_DELAY_NS);
+	return excess0(m, s, ATTRIB_SIG_RUN_DELAY_NS) * (1 - share(s, ATTRIB_SIG_THROTTLE_SHARE)) *
+	       (1 - share(s, ATTRIB_SIG_SIBLING_SHARE));
+}
+
+static double est_throttle(const struct attrib_model *m, const struct attrib_sample *s)
+{
+	return excess0(m, s, ATTRIB_SIG_RUN_DELAY_NS) * share(s, ATTRIB_SIG_THROTTLE_SHARE);
+}
+
+static double est_siblings(const struct attrib_model *m, const struct attrib_sample *s)
+{
+	return excess0(m, s, ATTRIB_SIG_RUN_DELAY_NS) * (1 - share(s, ATTRIB_SIG_THROTTLE_SHARE)) *
+	       share(s, ATTRIB_SIG_SIBLING_SHARE);
+}
+
+static double est_interrupts(const struct attrib_model *m, const struct attrib_sample *s)
+{
+	return excess0(m, s, ATTRIB_SIG_INTERRUPTS) * m->cost_ns[ATTRIB_COST_INTERRUPT];
+}
+
+/* Rest estimators: what they return is capped by what is left. Code made
+ * executable during the iteration: the time not explained otherwise was
+ * the JIT's (compilation is CPU work no counter here names). */
+static double est_jit(const struct attrib_model *m, const struct attrib_sample *s)
+{
+	(void)m;
+	return s->signal[ATTRIB_SIG_CODE_EVENTS] > 0 || s->signal[ATTRIB_SIG_CODE_MAP] > 0
+		       ? INFINITY
+		       : 0;
+}
+
+static double est_steal(const struct attrib_model *m, const struct attrib_sample *s)
+{
+	double steal = s->signal[ATTRIB_SIG_STEAL_NS];
+
+	(void)m;
+	return steal > 0 ? steal : 0;
 }
 
 static double est_minor_faults(const struct attrib_model *m, const struct attrib_sample *s)
@@ -92,6 +139,13 @@ static double est_frequency(const struct attrib_model *m, const struct attrib_sa
 	double ref_rate = m->signal[ATTRIB_SIG_CYCLES] / m->signal[ATTRIB_SIG_CPU_NS];
 	double lost;
 
+	if (isnan(cycles) && s->signal[ATTRIB_SIG_FREQ_KHZ] > 0 &&
+	    m->signal[ATTRIB_SIG_FREQ_KHZ] > 0 && cpu > 0) {
+		/* No cycle counter: the frequency the timeline sampled. */
+		double ratio = s->signal[ATTRIB_SIG_FREQ_KHZ] / m->signal[ATTRIB_SIG_FREQ_KHZ];
+
+		return ratio < 0.97 ? cpu * (1 - ratio) : 0;
+	}
 	if (isnan(cpu) || isnan(cycles) || !(ref_rate > 0) || !(cpu > 0))
 		return 0;
 	if (cycles / cpu >= 0.97 * ref_rate)
@@ -112,14 +166,10 @@ static double est_more_work(const struct attrib_model *m, const struct attrib_sa
 	return extra * cpu / ref;
 }
 
-/*
- * The vocabulary. Causes whose signals come with the environment timeline
- * (jit, cgroup-throttle, steal, interrupts, sibling-threads) have no
- * estimator yet: they explain nothing until their signal is in the trace.
- */
+/* The vocabulary. */
 static const struct cause_row attrib_causes[ATTRIB_CAUSE_COUNT] = {
 	[ATTRIB_JIT] = { "jit", "code was generated or loaded (JIT compilation, dlopen)",
-			 SIDE_ON_CPU, NULL },
+			 SIDE_ON_CPU_REST, est_jit },
 	[ATTRIB_FIRST_CALL] = { "first-call",
 				"the first iteration's extra on-CPU time that no counter explains "
 				"(lazy binding, initialisation, cold code)",
@@ -145,14 +195,14 @@ static const struct cause_row attrib_causes[ATTRIB_CAUSE_COUNT] = {
 	[ATTRIB_FREQUENCY] = { "frequency", "the CPU ran at a lower frequency (throttling)",
 			       SIDE_ON_CPU, est_frequency },
 	[ATTRIB_CGROUP_THROTTLE] = { "cgroup-throttle", "the cgroup's CPU quota ran out",
-				     SIDE_OFF_CPU, NULL },
+				     SIDE_OFF_CPU, est_throttle },
 	[ATTRIB_STEAL] = { "steal", "the hypervisor ran another guest on this vCPU",
-			   SIDE_ON_CPU, NULL },
+			   SIDE_ON_CPU_REST, est_steal },
 	[ATTRIB_INTERRUPTS] = { "interrupts", "interrupt and softirq handlers ran on the CPU",
-				SIDE_ON_CPU, NULL },
+				SIDE_ON_CPU, est_interrupts },
 	[ATTRIB_SIBLING_THREADS] = { "sibling-threads",
 				     "other threads of the process took the CPU",
-				     SIDE_OFF_CPU, NULL },
+				     SIDE_OFF_CPU, est_siblings },
 	[ATTRIB_MORE_WORK] = { "more-work", "the iteration executed more instructions",
 			       SIDE_ON_CPU, est_more_work },
 	[ATTRIB_UNEXPLAINED] = { "unexplained", "what the signals in the trace do not explain",
@@ -181,6 +231,9 @@ static const struct {
 	[ATTRIB_COST_MIGRATION] = { "migration", 5000 },
 	/* a last-level miss served from DRAM */
 	[ATTRIB_COST_CACHE_MISS] = { "cache miss", 80 },
+	/* entry, a handler and exit; a network softirq handling a batch of
+	 * packets takes several times more, which the trace then tells */
+	[ATTRIB_COST_INTERRUPT] = { "interrupt", 3000 },
 };
 
 const char *attrib_cost_name(enum attrib_cost cost)
@@ -243,6 +296,7 @@ void attrib_estimator_add(struct attrib_estimator *e, const struct attrib_model 
 		[ATTRIB_COST_MINOR_FAULT] = { ATTRIB_SIG_MINOR_FAULTS, ATTRIB_SIG_MIGRATIONS },
 		[ATTRIB_COST_MIGRATION] = { ATTRIB_SIG_MIGRATIONS, ATTRIB_SIG_MINOR_FAULTS },
 		[ATTRIB_COST_CACHE_MISS] = { ATTRIB_SIG_CACHE_MISSES, ATTRIB_SIG_MINOR_FAULTS },
+		[ATTRIB_COST_INTERRUPT] = { ATTRIB_SIG_INTERRUPTS, ATTRIB_SIG_MINOR_FAULTS },
 	};
 	double cpu = excess(m, s, ATTRIB_SIG_CPU_NS);
 	bool switched;
@@ -362,7 +416,16 @@ static void explain_off_cpu_rest(const struct attrib_model *m, const struct attr
 		ns[ATTRIB_UNEXPLAINED] += rest;
 		return;
 	}
-	ns[ATTRIB_PREEMPTION] += rest * invol / (vol + invol);
+	{
+		/* waiting for a CPU, split as est_run_delay() does */
+		double wait = rest * invol / (vol + invol);
+		double throttled = wait * share(s, ATTRIB_SIG_THROTTLE_SHARE);
+		double siblings = (wait - throttled) * share(s, ATTRIB_SIG_SIBLING_SHARE);
+
+		ns[ATTRIB_CGROUP_THROTTLE] += throttled;
+		ns[ATTRIB_SIBLING_THREADS] += siblings;
+		ns[ATTRIB_PREEMPTION] += wait - throttled - siblings;
+	}
 	blocking = rest * vol / (vol + invol);
 	/* major faults sleep on I/O: a voluntary switch each */
 	if (major > 0) {
@@ -401,6 +464,17 @@ double attrib_explain(const struct attrib_model *m, const struct attrib_sample *
 		rest = off - explain_side(m, s, SIDE_OFF_CPU, off, ns);
 		explain_off_cpu_rest(m, s, rest, ns);
 		rest = on - explain_side(m, s, SIDE_ON_CPU, on, ns);
+		/* what the per-event estimates left, in table order */
+		for (unsigned c = 0; c < ATTRIB_CAUSE_COUNT && rest > 0; c++) {
+			double part;
+
+			if (attrib_causes[c].side != SIDE_ON_CPU_REST)
+				continue;
+			part = attrib_causes[c].estimate(m, s);
+			part = part < rest ? part : rest;
+			ns[c] += part;
+			rest -= part;
+		}
 		if (rest > 0)
 			ns[s->is_first && s->is_warmup ? ATTRIB_FIRST_CALL : ATTRIB_UNEXPLAINED] +=
 				rest;

@@ -12,6 +12,10 @@
  *                      switch: involuntary -> preemption, voluntary ->
  *                      blocking, and of the blocking the share of major
  *                      faults among the voluntary switches -> major-faults
+ *     cgroup-throttle  of the time waiting for a CPU, the share the
+ *                      environment timeline says the cgroup was throttled
+ *     sibling-threads  of the rest of it, the share other threads of the
+ *                      process ran on the thread's CPU meanwhile
  *   on-CPU excess    (task-clock over the reference's)
  *     page-faults      extra minor faults x the cost of one
  *     major-faults     extra major faults x the cost of a minor one (their
@@ -22,6 +26,11 @@
  *                      instruction
  *     cache-misses     extra cache misses x the cost of one
  *                      (cache-warmup before the steady state)
+ *     interrupts       extra interrupts and softirqs x the cost of one
+ *     then, of what the above leave:
+ *     jit              all of it when the process made code executable
+ *                      during the iteration (code-events, perf map)
+ *     steal            up to the steal time of the CPU around it
  *     what is left     first-call for the first iteration of a warm-up,
  *                      unexplained otherwise
  * When the estimates of one side add up to more than that side's excess
@@ -86,6 +95,15 @@ enum attrib_signal {
 	ATTRIB_SIG_INSTRUCTIONS,
 	ATTRIB_SIG_CYCLES,
 	ATTRIB_SIG_CACHE_MISSES,
+	ATTRIB_SIG_INTERRUPTS,    /* interrupts + softirqs while on the CPU */
+	ATTRIB_SIG_CODE_EVENTS,   /* calls that made code executable (process) */
+	ATTRIB_SIG_CODE_BYTES,
+	/* joined from the environment timeline (envjoin.c) */
+	ATTRIB_SIG_CODE_MAP,      /* perf map / jitdump entries around it */
+	ATTRIB_SIG_STEAL_NS,      /* steal time of its CPU around it */
+	ATTRIB_SIG_THROTTLE_SHARE, /* 0..1: of its waiting for a CPU, throttled */
+	ATTRIB_SIG_SIBLING_SHARE, /* 0..1: of the rest, sibling threads ran */
+	ATTRIB_SIG_FREQ_KHZ,      /* frequency of its CPU (a level) */
 	ATTRIB_SIGNAL_COUNT
 };
 
@@ -94,6 +112,7 @@ enum attrib_cost {
 	ATTRIB_COST_MINOR_FAULT,
 	ATTRIB_COST_MIGRATION,
 	ATTRIB_COST_CACHE_MISS,
+	ATTRIB_COST_INTERRUPT,
 	ATTRIB_COST_COUNT
 };
 

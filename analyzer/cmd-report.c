@@ -16,12 +16,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <jansson.h>
 
 #include "analysis.h"
 #include "cli.h"
+#include "env-timeline.h"
+#include "envjoin.h"
 #include "recording.h"
 #include "stats.h"
 #include "trace-reader.h"
@@ -73,6 +76,12 @@ struct region_result {
 	int task_clock;        /* index of the task-clock counter that counts, or -1 */
 	struct counter_result off_cpu;
 };
+
+/* A level, not a delta (the CPU an iteration ended on): no total. */
+static bool counter_is_level(const struct recording_counter *counter)
+{
+	return counter->id == ITP_COUNTER_CPU;
+}
 
 /* Counters whose values are nanoseconds print as durations. */
 static bool counter_is_time(const struct recording_counter *counter)
@@ -158,8 +167,18 @@ static void *compute_worker(void *arg)
 
 /* region_compute() and analysis_run() of @region: at once, on two CPUs,
  * for a long region (both only read it). 0 or -ENOMEM. */
-static int analyse_region(const struct recording_process *p, const struct recording_region *r,
-			  uint64_t *scratch, struct region_result *rr, struct analysis *a)
+/* The recording's environment timeline, NULL when it has none. */
+static struct env_timeline *report_env;
+
+/* A join of the timeline with thread @tid's iterations, or NULL. */
+static struct env_join *join_for(const struct recording_process *p, uint32_t tid)
+{
+	return report_env ? env_join_new(report_env, (int)p->header.pid, (int)tid) : NULL;
+}
+
+static int analyse_region(const struct recording_process *p, const struct recording_thread *t,
+			  const struct recording_region *r, uint64_t *scratch,
+			  struct region_result *rr, struct analysis *a)
 {
 	struct compute_job job = { p, r, scratch, rr };
 	pthread_t worker;
@@ -169,7 +188,7 @@ static int analyse_region(const struct recording_process *p, const struct record
 
 	if (!is_threaded)
 		region_compute(p, r, scratch, rr);
-	err = analysis_run(p, r, a);
+	err = analysis_run_env(p, r, join_for(p, t->tid), a);
 	if (is_threaded)
 		pthread_join(worker, NULL);
 	return err;
@@ -401,7 +420,7 @@ static void changes_text(const struct recording_process *p, const struct analysi
 
 static void text_phases(FILE *out, const struct recording_process *p, const struct analysis *a)
 {
-	char span[48], median[32], causes[96], changes[96];
+	char span[48], median[32], causes[240], changes[96];
 
 	fprintf(out, "      %-17s %10s  %-9s %s\n", "iterations", "median", "phase",
 		"causes of the extra time (vs. the reference median)");
@@ -411,11 +430,23 @@ static void text_phases(FILE *out, const struct recording_process *p, const stru
 		span_text(ph->first, ph->last, span, sizeof(span));
 		stats_format_duration(ph->median_ns, median, sizeof(median));
 		causes_text(ph->cause_ns, ph->excess_ns, 3, causes, sizeof(causes));
+		if (ph->cause_ns[ATTRIB_JIT] >= 0.01 * ph->excess_ns && ph->code_bytes > 0) {
+			char b[32];
+			size_t at = strlen(causes);
+
+			snprintf(causes + at, sizeof(causes) - at, "; %s of code made executable",
+				 analysis_format_bytes(ph->code_bytes, b, sizeof(b)));
+		}
+		if (ph->cause_ns[ATTRIB_SIBLING_THREADS] >= 0.01 * ph->excess_ns && ph->siblings[0]) {
+			size_t at = strlen(causes);
+
+			snprintf(causes + at, sizeof(causes) - at, "; threads %s", ph->siblings);
+		}
 		changes[0] = '\0';
 		if ((long)k != a->reference)
 			changes_text(p, a, k, changes, sizeof(changes));
 		{
-			char line[400];
+			char line[512];
 
 			snprintf(line, sizeof(line), "      %-17s %*s%s  %-9s %s%s%s", span,
 				 (int)(10 - stats_display_width(median)), "", median, ph->label,
@@ -545,7 +576,7 @@ static void text_region(FILE *out, const struct recording_process *p,
 	if (any) {
 		fprintf(out, "      %-24s %14s %14s\n", "counter per iteration", "median", "total");
 		for (unsigned c = 0; c < p->counter_count; c++)
-			if (region->has_values[c])
+			if (region->has_values[c] && !counter_is_level(&p->counters[c]))
 				text_counter_row(out, p->counters[c].name,
 						 counter_is_time(&p->counters[c]),
 						 &rr->counters[c], region->count);
@@ -719,7 +750,7 @@ static int report_text(FILE *out, const struct recording *rec, bool with_iterati
 				fputc('\n', out);
 			}
 			for (unsigned ri = 0; ri < t->region_count && !err; ri++) {
-				err = analyse_region(p, &t->regions[ri], scratch, rr, &a);
+				err = analyse_region(p, t, &t->regions[ri], scratch, rr, &a);
 				if (err)
 					break;
 				text_region(out, p, &t->regions[ri], rr, &a, with_iterations, st);
@@ -999,6 +1030,9 @@ static void json_analysis(json_t *o, const struct recording_process *p, const st
 		json_set(jp, "label", json_string(ph->label));
 		json_set(jp, "excess_ns", json_real(ph->excess_ns));
 		json_set(jp, "causes", json_shares(ph->cause_ns, ph->excess_ns));
+		json_set(jp, "code_bytes", json_real(ph->code_bytes));
+		json_set(jp, "sibling_threads",
+			 ph->siblings[0] ? json_string(ph->siblings) : json_null());
 		for (unsigned c = 0; counters && c < p->counter_count; c++)
 			json_set(counters, p->counters[c].name,
 				 isnan(ph->counter_median[c]) ? json_null()
@@ -1011,6 +1045,8 @@ static void json_analysis(json_t *o, const struct recording_process *p, const st
 	json_set(slow, "rate", json_real(a->slow_rate));
 	json_set(slow, "threshold_ns", a->has_threshold ? json_real(a->threshold_ns) : json_null());
 	json_set(slow, "excess_ns", json_real(a->slow_excess_ns));
+	json_set(slow, "code_bytes", json_real(a->code_bytes));
+	json_set(slow, "sibling_threads", a->siblings[0] ? json_string(a->siblings) : json_null());
 	json_set(o, "slow", slow);
 	for (unsigned c = 0; causes && c < ATTRIB_CAUSE_COUNT; c++) {
 		json_t *jc = json_object();
@@ -1033,6 +1069,7 @@ static void json_analysis(json_t *o, const struct recording_process *p, const st
 		json_set(costs, key, jc);
 	}
 	json_set(o, "cost_estimates", costs);
+	json_set(o, "environment", json_boolean(a->env != NULL));
 	json_set(o, "verdict", json_string(a->verdict));
 }
 
@@ -1085,7 +1122,8 @@ static json_t *json_region(const struct recording_process *p, const struct recor
 			continue;
 		}
 		json_set(jc, "median", has ? json_real(cr->median) : json_null());
-		json_set(jc, "total", has ? json_u64(cr->total) : json_null());
+		json_set(jc, "total",
+			 has && !counter_is_level(rc) ? json_u64(cr->total) : json_null());
 		json_set(jc, "counts", json_boolean(rc->is_counting));
 		json_set(jc, "why", rc->is_counting ? json_null() : json_text(counter_why(rc)));
 		json_set(jc, "unavailable",
@@ -1139,7 +1177,7 @@ static int report_json(FILE *out, const struct recording *rec, bool with_iterati
 			for (unsigned ri = 0; ri < t->region_count && !json_failed; ri++) {
 				struct analysis a;
 
-				if (analyse_region(p, &t->regions[ri], scratch, rr, &a)) {
+				if (analyse_region(p, t, &t->regions[ri], scratch, rr, &a)) {
 					json_failed = true;
 					break;
 				}
@@ -1226,7 +1264,7 @@ static int report_csv(FILE *out, const struct recording *rec)
 				const struct recording_region *r = &t->regions[ri];
 				struct analysis a;
 
-				if (analysis_run(p, r, &a))
+				if (analysis_run_env(p, r, join_for(p, t->tid), &a))
 					return -ENOMEM;
 				for (size_t i = 0; i < r->count; i++) {
 					double ns[ATTRIB_CAUSE_COUNT];
@@ -1344,6 +1382,38 @@ static const char *open_hint(int err)
 	}
 }
 
+/* The environment timeline beside the traces of @path (a recording
+ * directory, or a trace file in one), or NULL: none there, or unreadable
+ * (then said once: the report goes on without it). */
+static struct env_timeline *load_env(const char *path)
+{
+	struct env_timeline *tl = calloc(1, sizeof(*tl));
+	char dir[4096], why[256];
+	struct stat st;
+	int err;
+
+	if (!tl)
+		return NULL;
+	snprintf(dir, sizeof(dir), "%s", path);
+	if (stat(path, &st) == 0 && !S_ISDIR(st.st_mode)) {
+		char *slash = strrchr(dir, '/');
+
+		if (slash)
+			*slash = '\0';
+		else
+			snprintf(dir, sizeof(dir), ".");
+	}
+	err = env_timeline_load(dir, tl, why, sizeof(why));
+	if (err) {
+		if (err != -ENOENT)
+			cli_info("%s/iterprof-env.timeline: %s (the report goes on without the "
+				 "environment timeline)", dir, why);
+		free(tl);
+		return NULL;
+	}
+	return tl;
+}
+
 int cmd_report(int argc, char **argv)
 {
 	struct report_options opt;
@@ -1360,6 +1430,7 @@ int cmd_report(int argc, char **argv)
 		cli_error("%s%s", why, open_hint(err));
 		return err == -ENOMEM ? CLI_EXIT_FAILURE : CLI_EXIT_BAD_INPUT;
 	}
+	report_env = load_env(opt.path);
 	switch (opt.format) {
 	case FORMAT_JSON:
 		err = report_json(stdout, rec, opt.with_iterations);
@@ -1371,6 +1442,11 @@ int cmd_report(int argc, char **argv)
 		err = report_text(stdout, rec, opt.with_iterations, use_colour());
 	}
 	recording_free(rec);
+	if (report_env) {
+		env_timeline_free(report_env);
+		free(report_env);
+		report_env = NULL;
+	}
 	if (err == -ENOMEM) {
 		cli_error("report: out of memory (report fewer iterations, or on a "
 			  "machine with more memory)");

@@ -336,7 +336,9 @@ def test_sleep_is_blocking():
     scenario("sleep", ["--sleep-us", str(SLEEP_US)], check)
 
 
-def test_competing_thread_is_preemption():
+def test_competing_process_is_preemption():
+    """Another process on the benchmark's CPU (a thread of the benchmark's
+    own is sibling-threads: tests/e2e/test_env_causes.py)."""
     def check(run, problems):
         for i in run.at:
             if counts(run, "involuntary-switches"):
@@ -347,7 +349,7 @@ def test_competing_thread_is_preemption():
                        f"{run.name}: under 100 µs waiting for the CPU: {run.describe(i)}")
         check_injected(run, ("preemption",), problems, "hog")
         check_unexplained(run, problems, "hog")
-    scenario("hog", ["--hog"], check)
+    scenario("hog", ["--hog-process"], check)
 
 
 def test_more_work_is_on_cpu():
@@ -498,7 +500,7 @@ def test_csv_and_text_agree_with_json():
 
 
 if __name__ == "__main__":
-    main([test_page_faults, test_sleep_is_blocking, test_competing_thread_is_preemption,
+    main([test_page_faults, test_sleep_is_blocking, test_competing_process_is_preemption,
           test_more_work_is_on_cpu, test_migration_is_counted,
           test_quiet_short_iterations, test_quiet_agrees_with_the_program_clock,
           test_csv_and_text_agree_with_json], workdir=W)

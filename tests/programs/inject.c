@@ -4,7 +4,8 @@
  * (tests/e2e/test_report_causes.py).
  *
  *   inject [-n ITERS] [--work-us US | --units N] [--at LIST] [--region NAME]
- *          [--pages N] [--sleep-us U] [--hog [--hog-ms MS]] [--migrate]
+ *          [--pages N] [--sleep-us U] [--hog [--hog-ms MS]] [--hog-process]
+ *          [--migrate]
  *          [--work-factor F] [--log FILE]
  *
  *   -n             iterations (default 400) of region "step" (--region)
@@ -25,6 +26,9 @@
  *                  task looks like); after the iteration the hog is
  *                  stopped and waited for, so that it delays no other one
  *   --hog-ms MS    longest spin of the hog (default 20)
+ *   --hog-process  the hog is another process (forked at start), not a
+ *                  thread: a preemption by another task, where --hog is
+ *                  one by a sibling thread
  *   --migrate      inside the iteration move to the other allowed CPU
  *                  (sched_setaffinity) and stay there: one migration
  *   --work-factor F  F times the busy work in the iteration (F > 1)
@@ -61,6 +65,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -208,9 +213,15 @@ enum { HOG_IDLE, HOG_SPINNING };
 static int hog_fd = -1;
 static int hog_cpu;
 static long hog_ms = 20;
-static int hog_state = HOG_IDLE; /* these three: atomics */
-static int hog_stop;
-static int hog_exit;
+/* atomics; in shared memory, for a hog process */
+static struct hog_shared {
+	int state; /* HOG_* */
+	int stop;
+	int exit;
+} *hs;
+#define hog_state (hs->state)
+#define hog_stop (hs->stop)
+#define hog_exit (hs->exit)
 
 static void *hog(void *arg)
 {
@@ -306,7 +317,8 @@ int main(int argc, char **argv)
 {
 	long iterations = 400, units = 0, pages = 0, sleep_us = 0, at[MAX_AT];
 	double work_us = 75, work_factor = 0;
-	int at_count = 0, use_hog = 0, migrate = 0, cpus[2], ncpus = 0, cur;
+	int at_count = 0, use_hog = 0, hog_process = 0, migrate = 0, cpus[2], ncpus = 0, cur;
+	pid_t hog_pid = -1;
 	const char *region = "step", *log_path = NULL;
 	cpu_set_t allowed;
 	pthread_t hog_thread;
@@ -316,6 +328,10 @@ int main(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 
+		if (!strcmp(a, "--hog-process")) {
+			use_hog = hog_process = 1;
+			continue;
+		}
 		if (!strcmp(a, "--hog")) {
 			use_hog = 1;
 			continue;
@@ -383,8 +399,21 @@ int main(int argc, char **argv)
 		hog_fd = eventfd(0, EFD_CLOEXEC);
 		if (hog_fd < 0)
 			die("eventfd");
-		if (pthread_create(&hog_thread, NULL, hog, NULL))
+		hs = mmap(NULL, sizeof(*hs), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+			  -1, 0);
+		if (hs == MAP_FAILED)
+			die("mmap");
+		if (hog_process) {
+			hog_pid = fork();
+			if (hog_pid < 0)
+				die("fork");
+			if (hog_pid == 0) {
+				hog(NULL);
+				_exit(0);
+			}
+		} else if (pthread_create(&hog_thread, NULL, hog, NULL)) {
 			die("pthread_create");
+		}
 	}
 
 	t0 = now_ns();
@@ -437,7 +466,10 @@ int main(int argc, char **argv)
 	if (use_hog) {
 		__atomic_store_n(&hog_exit, 1, __ATOMIC_RELEASE);
 		hog_signal();
-		pthread_join(hog_thread, NULL);
+		if (hog_process)
+			waitpid(hog_pid, NULL, 0);
+		else
+			pthread_join(hog_thread, NULL);
 	}
 	if (log_path) {
 		FILE *f = fopen(log_path, "w");

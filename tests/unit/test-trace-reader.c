@@ -416,8 +416,13 @@ static void test_reasons(void)
 	tb_put32(&b, ITP_OFF_CHUNK_SIZE, 5000);
 	expect_reason(&b, -EINVAL, "byte 20: impossible chunk size 5000", "chunk size");
 	tb_put32(&b, ITP_OFF_CHUNK_SIZE, 4096);
+	tb_put32(&b, ITP_OFF_COUNTER_COUNT, 33);
+	expect_reason(&b, -EINVAL, "byte 28: 33 counters", "counter count");
+	/* descriptors 16.. live in the second header page (1.3) */
 	tb_put32(&b, ITP_OFF_COUNTER_COUNT, 17);
-	expect_reason(&b, -EINVAL, "byte 28: 17 counters", "counter count");
+	tb_put32(&b, ITP_OFF_HEADER_SIZE, 4096);
+	expect_reason(&b, -EINVAL, "byte 28: 17 counters in a 4096-byte header", "counters, old header");
+	tb_put32(&b, ITP_OFF_HEADER_SIZE, ITP_HEADER_SIZE);
 	tb_put32(&b, ITP_OFF_COUNTER_COUNT, 2);
 	tb_put32(&b, ITP_OFF_HEADER_SIZE, 100);
 	expect_reason(&b, -EINVAL, "byte 12: impossible header size 100", "header size");
@@ -487,6 +492,8 @@ static void test_reasons(void)
 	b.size = 100;
 	expect_reason(&b, -EINVAL, "byte 100: file ends inside the 4096-byte header", "100 bytes");
 	b.size = 4096;
+	expect_reason(&b, -EINVAL, "byte 4096: file ends inside the 8192-byte header", "one page");
+	b.size = ITP_HEADER_SIZE;
 	expect_reason(&b, 0, "", "a header alone reads (no threads)");
 	tb_free(&b);
 }
