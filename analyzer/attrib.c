@@ -84,7 +84,9 @@ static double est_interrupts(const struct attrib_model *m, const struct attrib_s
 static double est_jit(const struct attrib_model *m, const struct attrib_sample *s)
 {
 	(void)m;
-	return s->signal[ATTRIB_SIG_CODE_EVENTS] > 0 || s->signal[ATTRIB_SIG_CODE_MAP] > 0
+	/* perf map entries are dated by the timeline's window: at least half
+	 * an entry expected in the iteration */
+	return s->signal[ATTRIB_SIG_CODE_EVENTS] > 0 || s->signal[ATTRIB_SIG_CODE_MAP] >= 0.5
 		       ? INFINITY
 		       : 0;
 }

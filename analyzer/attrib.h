@@ -99,7 +99,7 @@ enum attrib_signal {
 	ATTRIB_SIG_CODE_EVENTS,   /* calls that made code executable (process) */
 	ATTRIB_SIG_CODE_BYTES,
 	/* joined from the environment timeline (envjoin.c) */
-	ATTRIB_SIG_CODE_MAP,      /* perf map / jitdump entries around it */
+	ATTRIB_SIG_CODE_MAP,      /* perf map / jitdump entries expected in it */
 	ATTRIB_SIG_STEAL_NS,      /* steal time of its CPU around it */
 	ATTRIB_SIG_THROTTLE_SHARE, /* 0..1: of its waiting for a CPU, throttled */
 	ATTRIB_SIG_SIBLING_SHARE, /* 0..1: of the rest, sibling threads ran */

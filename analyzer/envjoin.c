@@ -201,7 +201,10 @@ void env_join_signals(struct env_join *j, uint64_t start_ns, uint64_t duration_n
 	signal[ATTRIB_SIG_STEAL_NS] = steal;
 	signal[ATTRIB_SIG_THROTTLE_SHARE] = share_of(w->throttled_ns, w->run_delay_ns);
 	signal[ATTRIB_SIG_SIBLING_SHARE] = share_of(siblings, w->run_delay_ns);
-	signal[ATTRIB_SIG_CODE_MAP] = w->code_map;
+	/* entries expected in the iteration: the window's, spread over it
+	 * (the window may hold the end of the run, when a runtime writes more
+	 * entries after the measured loop) */
+	signal[ATTRIB_SIG_CODE_MAP] = span > 0 ? w->code_map * (double)duration_ns / span : 0;
 	signal[ATTRIB_SIG_FREQ_KHZ] = freq;
 	if (!has_interrupts && span > 0 && !isnan(interrupts))
 		signal[ATTRIB_SIG_INTERRUPTS] = interrupts * (double)duration_ns / span;

@@ -15,7 +15,8 @@
  *   sibling share     CPU time of the process's other threads that last
  *                     ran on the iteration's CPU / the thread's run-queue
  *                     delay in the window (capped at 1)
- *   code map          perf map and jitdump entries the process added
+ *   code map          perf map and jitdump entries the process added,
+ *                     prorated by the iteration's share of the window
  *   frequency         the CPU's sampled frequency (a level)
  *   interrupts        only when the trace has no per-thread count: the
  *                     CPU's interrupts + softirqs in the window, prorated

@@ -59,7 +59,7 @@ int main(void)
 	it.enabled = 987000;
 	it.running = 493500;
 	for (unsigned i = 0; i < ITP_MAX_COUNTERS; i++)
-		it.values[i] = i % 3 == 0 ? ITP_VALUE_UNAVAILABLE : (uint64_t)i << (4 * i);
+		it.values[i] = i % 3 == 0 ? ITP_VALUE_UNAVAILABLE : (uint64_t)i << (4 * (i % 16));
 	roundtrip(&it, ITP_MAX_COUNTERS, 0);
 	/* Start before the previous one (nested regions are written inner first). */
 	roundtrip(&it, 8, it.start_ns + 5000);
