@@ -782,7 +782,9 @@ static void read_pressure(struct env_sampler *s, struct env_system_values *sys)
 
 			if (total && (!eol || total < eol)) {
 				total += 6;
-				if (parse_u64(&total, &us) && !strncmp(line, "some ", 5))
+				if (!parse_u64(&total, &us))
+					; /* a malformed total: left missing */
+				else if (!strncmp(line, "some ", 5))
 					*some[i] = us * 1000;
 				else if (!strncmp(line, "full ", 5))
 					*full[i] = us * 1000;
