@@ -754,6 +754,10 @@ static const char *name_from_cpuid(const char *sig)
 		{ "QNXQVMBSQG", "QNX" },      { "Linux KVM Hv", "KVM (Hyper-V enlightened)" },
 	};
 
+	/* No signature (not x86: there is no cpuid; gcc then knows sig is ""
+	 * and refuses the comparisons below as always false). */
+	if (!sig[0])
+		return NULL;
 	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
 		if (!strncmp(sig, table[i].sig, strlen(table[i].sig)))
 			return table[i].name;
