@@ -98,7 +98,12 @@ class Run:
         cmd = [program("inject"), "-n", str(n), "--log", log, *args]
         if at:
             cmd += ["--at", ",".join(map(str, at))]
-        record(self.data, cmd, options=("-q",), timeout=60)
+        # --no-env: these causes come from the thread's own counters; the
+        # environment sampler (a thread of the launcher, sanitized in the
+        # sanitize build and several times heavier there) would compete with
+        # the pinned benchmark and its start-up calibration
+        # (tests/e2e/test_env_causes.py tests the environment's causes).
+        record(self.data, cmd, options=("-q", "--no-env"), timeout=60)
         self.doc = report_json(self.data, ("--iterations",))
         steps = [r for r in self.doc["regions"] if r["name"] == "step"]
         expect(len(steps) == 1, f"{self.name}: one region 'step': {len(steps)}")
