@@ -22,6 +22,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "json-out.h"
 #include "machine.h"
 
 #define CHECK_SCHEMA "iterprof.check/1"
@@ -212,28 +213,8 @@ static int check_text(FILE *out, const struct machine_report *r, bool colour)
 }
 
 /* ------------------------------------------------------------------------
- * JSON. A failed allocation anywhere means no document at all, rather than
- * one with members missing.
+ * JSON (json-out.h: a failed allocation means no document at all).
  */
-
-static bool json_failed;
-
-static void json_set(json_t *object, const char *key, json_t *value)
-{
-	if (!value || json_object_set_new(object, key, value))
-		json_failed = true;
-}
-
-static void json_add(json_t *array, json_t *value)
-{
-	if (!value || json_array_append_new(array, value))
-		json_failed = true;
-}
-
-static json_t *json_text_or_null(const char *s)
-{
-	return s[0] ? json_string(s) : json_null();
-}
 
 static json_t *json_finding(const struct machine_finding *f)
 {

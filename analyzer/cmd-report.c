@@ -25,6 +25,7 @@
 #include "cli.h"
 #include "env-timeline.h"
 #include "envjoin.h"
+#include "json-out.h"
 #include "recording.h"
 #include "stats.h"
 #include "trace-reader.h"
@@ -764,55 +765,8 @@ static int report_text(FILE *out, const struct recording *rec, bool with_iterati
 }
 
 /* ------------------------------------------------------------------------
- * JSON. Every json_object_set_new() goes through json_set(), which notes a
- * failed allocation; the document is then not printed at all rather than
- * printed with members missing.
+ * JSON (json-out.h: a failed allocation means no document at all).
  */
-
-static bool json_failed;
-
-static void json_set(json_t *object, const char *key, json_t *value)
-{
-	if (!value || json_object_set_new(object, key, value))
-		json_failed = true;
-}
-
-static void json_add(json_t *array, json_t *value)
-{
-	if (!value || json_array_append_new(array, value))
-		json_failed = true;
-}
-
-/* json_integer is signed 64-bit: larger values become reals. */
-static json_t *json_u64(uint64_t v)
-{
-	return v <= INT64_MAX ? json_integer((json_int_t)v) : json_real((double)v);
-}
-
-/* A string from the trace; jansson refuses invalid UTF-8, so bytes of a
- * broken sequence become '?'. */
-static json_t *json_text(const char *s)
-{
-	json_t *j = json_string(s);
-	char *copy;
-
-	if (j || !s)
-		return j;
-	copy = strdup(s);
-	if (!copy)
-		return NULL;
-	for (char *c = copy; *c; c++)
-		if ((unsigned char)*c >= 0x80)
-			*c = '?';
-	j = json_string(copy);
-	free(copy);
-	return j;
-}
-
-static json_t *json_text_or_null(const char *s)
-{
-	return s && s[0] ? json_text(s) : json_null();
-}
 
 static const char *const drop_reason_keys[] = {
 	[0] = "unknown",

@@ -86,6 +86,17 @@ static bool take_range(const void *addr)
 	return found;
 }
 
+/* [@addr, +@len) became executable: count it and remember the range, with
+ * errno as the wrapped call left it. */
+static void code_made(void *addr, size_t len)
+{
+	int saved_errno = errno;
+
+	note_code(len);
+	remember_range(addr, len);
+	errno = saved_errno;
+}
+
 /* The next definition of @name, or NULL while a lookup is under way on this
  * thread (the caller then makes the system call itself). */
 static void *real_function(void **slot, const char *name)
@@ -117,13 +128,8 @@ static void *call_mmap(const char *name, void *addr, size_t len, int prot, int f
 		p = f(addr, len, prot, flags, fd, off);
 	else
 		p = (void *)syscall(SYS_mmap, addr, len, prot, flags, fd, off);
-	if (unlikely(prot & PROT_EXEC) && p != MAP_FAILED) {
-		int saved_errno = errno;
-
-		note_code(len);
-		remember_range(p, len);
-		errno = saved_errno;
-	}
+	if (unlikely(prot & PROT_EXEC) && p != MAP_FAILED)
+		code_made(p, len);
 	return p;
 }
 
@@ -146,13 +152,8 @@ EXPORT int mprotect(void *addr, size_t len, int prot)
 	int r;
 
 	r = likely(f) ? f(addr, len, prot) : (int)syscall(SYS_mprotect, addr, len, prot);
-	if (unlikely(prot & PROT_EXEC) && r == 0) {
-		int saved_errno = errno;
-
-		note_code(len);
-		remember_range(addr, len);
-		errno = saved_errno;
-	}
+	if (unlikely(prot & PROT_EXEC) && r == 0)
+		code_made(addr, len);
 	return r;
 }
 
@@ -164,13 +165,8 @@ EXPORT int pkey_mprotect(void *addr, size_t len, int prot, int pkey)
 
 	r = likely(f) ? f(addr, len, prot, pkey)
 		      : (int)syscall(SYS_pkey_mprotect, addr, len, prot, pkey);
-	if (unlikely(prot & PROT_EXEC) && r == 0) {
-		int saved_errno = errno;
-
-		note_code(len);
-		remember_range(addr, len);
-		errno = saved_errno;
-	}
+	if (unlikely(prot & PROT_EXEC) && r == 0)
+		code_made(addr, len);
 	return r;
 }
 
@@ -191,17 +187,10 @@ EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
 		p = f(old, old_len, new_len, flags, new_addr);
 	else
 		p = (void *)syscall(SYS_mremap, old, old_len, new_len, flags, new_addr);
-	if (p != MAP_FAILED) {
-		int saved_errno = errno;
-
-		/* Only the ranges made executable before: the table walk runs
-		 * on mremap calls alone, which are rare and cost a syscall. */
-		if (take_range(old)) {
-			note_code(new_len);
-			remember_range(p, new_len);
-		}
-		errno = saved_errno;
-	}
+	/* Only the ranges made executable before: the table walk runs on
+	 * mremap calls alone, which are rare and cost a syscall. */
+	if (p != MAP_FAILED && take_range(old))
+		code_made(p, new_len);
 	return p;
 }
 
