@@ -257,8 +257,13 @@ double attrib_cost_default_ns(enum attrib_cost cost)
  * over the whole trace. */
 #define ESTIMATOR_CAP 4096
 
+/* one clean iteration: task-clock excess per event, and its events */
+struct cost_sample {
+	double ratio, events;
+};
+
 struct attrib_estimator {
-	double ratio[ATTRIB_COST_COUNT][ESTIMATOR_CAP];
+	struct cost_sample sample[ATTRIB_COST_COUNT][ESTIMATOR_CAP];
 	size_t count[ATTRIB_COST_COUNT];
 	size_t seen[ATTRIB_COST_COUNT];
 	size_t stride[ATTRIB_COST_COUNT];
@@ -274,17 +279,18 @@ struct attrib_estimator *attrib_estimator_new(void)
 	return e;
 }
 
-static void estimator_keep(struct attrib_estimator *e, enum attrib_cost k, double ratio)
+static void estimator_keep(struct attrib_estimator *e, enum attrib_cost k, double ratio,
+			   double events)
 {
 	if (e->seen[k]++ % e->stride[k])
 		return;
 	if (e->count[k] == ESTIMATOR_CAP) {
 		for (size_t i = 0; i < ESTIMATOR_CAP / 2; i++)
-			e->ratio[k][i] = e->ratio[k][2 * i];
+			e->sample[k][i] = e->sample[k][2 * i];
 		e->count[k] = ESTIMATOR_CAP / 2;
 		e->stride[k] *= 2;
 	}
-	e->ratio[k][e->count[k]++] = ratio;
+	e->sample[k][e->count[k]++] = (struct cost_sample){ ratio, events };
 }
 
 void attrib_estimator_add(struct attrib_estimator *e, const struct attrib_model *m,
@@ -317,38 +323,73 @@ void attrib_estimator_add(struct attrib_estimator *e, const struct attrib_model 
 		if (isnan(n) || n < 1 || excess0(m, s, use[k].quiet) > 0 ||
 		    (switched && k != ATTRIB_COST_MIGRATION))
 			continue;
-		estimator_keep(e, k, cpu / n);
+		estimator_keep(e, k, cpu / n, n);
 	}
 }
 
-static int compare_double(const void *a, const void *b)
+static int compare_ratio(const void *a, const void *b)
 {
-	double x = *(const double *)a, y = *(const double *)b;
+	double x = ((const struct cost_sample *)a)->ratio, y = ((const struct cost_sample *)b)->ratio;
 
 	return (x > y) - (x < y);
+}
+
+/* The median of the samples' ratios (sorted), one vote an iteration. */
+static double median_ratio(const struct cost_sample *c, size_t n)
+{
+	return n % 2 ? c[n / 2].ratio : (c[n / 2 - 1].ratio + c[n / 2].ratio) / 2;
+}
+
+/* The mean cost of one event over the middle 80 % of the events (sorted by
+ * their iteration's ratio): an iteration with 16 interrupts weighs 16
+ * times one with 1. */
+static double trimmed_event_mean(const struct cost_sample *c, size_t n)
+{
+	double total = 0, low, high, at = 0, cpu = 0, events = 0;
+
+	for (size_t i = 0; i < n; i++)
+		total += c[i].events;
+	low = total * 0.1;
+	high = total * 0.9;
+	for (size_t i = 0; i < n; i++) {
+		double from = at > low ? at : low, to = at + c[i].events < high ? at + c[i].events : high;
+
+		if (to > from) {
+			cpu += c[i].ratio * (to - from);
+			events += to - from;
+		}
+		at += c[i].events;
+	}
+	return events > 0 ? cpu / events : median_ratio(c, n);
 }
 
 void attrib_estimator_finish(struct attrib_estimator *e, struct attrib_model *m)
 {
 	for (unsigned k = 0; k < ATTRIB_COST_COUNT; k++) {
 		size_t n = e ? e->count[k] : 0;
+		struct cost_sample *c = e ? e->sample[k] : NULL;
 		double cost, low = costs[k].default_ns / 10, high = costs[k].default_ns * 10;
 
 		m->cost_ns[k] = costs[k].default_ns;
 		m->cost_samples[k] = 0;
 		if (!n)
 			continue;
-		qsort(e->ratio[k], n, sizeof(double), compare_double);
+		qsort(c, n, sizeof(*c), compare_ratio);
 		/* Few samples: the smallest, so that one iteration that did
 		 * other work besides its events does not make them look
 		 * expensive. Either way within a factor of 10 of the
 		 * calibration: an estimate beyond that says the samples were
-		 * not clean. */
-		if (n >= ATTRIB_MIN_COST_SAMPLES)
-			cost = n % 2 ? e->ratio[k][n / 2]
-				     : (e->ratio[k][n / 2 - 1] + e->ratio[k][n / 2]) / 2;
+		 * not clean. An interrupt's cost depends on what its handler
+		 * found to do (a network softirq handles a batch of packets:
+		 * the heavier the storm, the larger the batch), and the
+		 * iterations with many interrupts are the ones to explain: per
+		 * event, not per iteration. */
+		if (n < ATTRIB_MIN_COST_SAMPLES)
+			cost = c[0].ratio;
+		else if (k == ATTRIB_COST_INTERRUPT)
+			cost = trimmed_event_mean(c, n);
 		else
-			cost = e->ratio[k][0];
+			cost = median_ratio(c, n);
 		m->cost_ns[k] = cost < low ? low : cost > high ? high : cost;
 		m->cost_samples[k] = e->seen[k];
 	}

@@ -40,7 +40,9 @@
  * Per-event costs come from the trace when it can tell them: the ratio
  * (task-clock excess / event excess) over the iterations with that event
  * and no context switch (attrib_estimator_*): its median over at least
- * ATTRIB_MIN_COST_SAMPLES of them, its smallest value over fewer, kept
+ * ATTRIB_MIN_COST_SAMPLES of them (for interrupts, whose cost depends on
+ * the handler's batch, the mean per event over the middle 80 % of the
+ * events), its smallest value over fewer, kept
  * within a factor of 10 of a calibration constant; with no such iteration,
  * the calibration constant itself (the model records which).
  *
