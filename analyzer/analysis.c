@@ -352,6 +352,20 @@ enum attrib_cause analysis_explain(const struct analysis *a, const struct record
 	return attrib_primary(ns);
 }
 
+double analysis_explain_against(const struct analysis *a, const struct recording_region *r,
+				size_t i, const struct attrib_model *model,
+				double ns[ATTRIB_CAUSE_COUNT])
+{
+	struct attrib_sample s;
+
+	memset(ns, 0, ATTRIB_CAUSE_COUNT * sizeof(*ns));
+	sample_of(a, r, i, &s);
+	/* a steady iteration of this run against the other's steady state */
+	s.is_warmup = false;
+	s.is_first = false;
+	return attrib_explain(model, &s, ns);
+}
+
 /* Estimate the per-event costs from the iterations up to the reference's
  * end that have one of the events. */
 static int estimate_costs(struct analysis *a, const struct recording_region *r)

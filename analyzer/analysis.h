@@ -131,4 +131,15 @@ bool analysis_is_slow(const struct analysis *a, const struct recording_region *r
 enum attrib_cause analysis_explain(const struct analysis *a, const struct recording_region *region,
 				   size_t i, double ns[ATTRIB_CAUSE_COUNT]);
 
+/*
+ * The excess of iteration @i of @a's region over another run's reference
+ * (@model: that run's analysis' model), split over the causes into @ns with
+ * this run's signals (and its environment join). The iteration is taken as
+ * a steady one. Returns the excess explained (0 when not slower). Used by
+ * `iterprof diff` to tell why one run is slower than another.
+ */
+double analysis_explain_against(const struct analysis *a, const struct recording_region *r,
+				size_t i, const struct attrib_model *model,
+				double ns[ATTRIB_CAUSE_COUNT]);
+
 #endif /* ITERPROF_ANALYSIS_H */

@@ -16,7 +16,8 @@ enum cli_exit {
 	CLI_EXIT_OK = 0,
 	CLI_EXIT_FAILURE = 1,   /* could not do the job: I/O error, out of memory */
 	CLI_EXIT_BAD_INPUT = 2, /* usage error, or an unreadable/corrupt trace */
-	CLI_EXIT_SEVERE = 3,    /* check: something severe found on this machine */
+	CLI_EXIT_SEVERE = 3,    /* check: something severe found on this machine;
+				   diff: a verdict named by --fail-on */
 	CLI_EXIT_CANNOT_EXEC = 126, /* command not executable or cannot be preloaded */
 	CLI_EXIT_NOT_FOUND = 127,   /* command not found */
 };
@@ -33,5 +34,6 @@ int cmd_record(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_events(int argc, char **argv);
 int cmd_check(int argc, char **argv);
+int cmd_diff(int argc, char **argv);
 
 #endif /* ITERPROF_CLI_H */

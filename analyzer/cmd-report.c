@@ -1342,26 +1342,15 @@ static const char *open_hint(int err)
 static struct env_timeline *load_env(const char *path)
 {
 	struct env_timeline *tl = calloc(1, sizeof(*tl));
-	char dir[4096], why[256];
-	struct stat st;
+	char why[512];
 	int err;
 
 	if (!tl)
 		return NULL;
-	snprintf(dir, sizeof(dir), "%s", path);
-	if (stat(path, &st) == 0 && !S_ISDIR(st.st_mode)) {
-		char *slash = strrchr(dir, '/');
-
-		if (slash)
-			*slash = '\0';
-		else
-			snprintf(dir, sizeof(dir), ".");
-	}
-	err = env_timeline_load(dir, tl, why, sizeof(why));
+	err = env_timeline_load_beside(path, tl, why, sizeof(why));
 	if (err) {
 		if (err != -ENOENT)
-			cli_info("%s/iterprof-env.timeline: %s (the report goes on without the "
-				 "environment timeline)", dir, why);
+			cli_info("%s (the report goes on without the environment timeline)", why);
 		free(tl);
 		return NULL;
 	}

@@ -829,3 +829,25 @@ out:
 	free(path);
 	return err;
 }
+
+int env_timeline_load_beside(const char *path, struct env_timeline *tl, char *why,
+			     size_t why_size)
+{
+	char dir[4096], reason[256];
+	struct stat st;
+	int err;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	if (stat(path, &st) == 0 && !S_ISDIR(st.st_mode)) {
+		char *slash = strrchr(dir, '/');
+
+		if (slash)
+			*slash = '\0';
+		else
+			snprintf(dir, sizeof(dir), ".");
+	}
+	err = env_timeline_load(dir, tl, reason, sizeof(reason));
+	if (err)
+		snprintf(why, why_size, "%s/iterprof-env.timeline: %s", dir, reason);
+	return err;
+}

@@ -77,6 +77,12 @@ struct env_timeline {
  * frees *@tl's arrays with env_timeline_free(); on failure *@tl is empty. */
 int env_timeline_load(const char *dir, struct env_timeline *tl, char *why, size_t why_size);
 
+/* The timeline of the recording that holds @path (a recording directory, or
+ * a trace file in one): env_timeline_load() of that directory; a reason in
+ * @why names the file. */
+int env_timeline_load_beside(const char *path, struct env_timeline *tl, char *why,
+			     size_t why_size);
+
 /* The same over a timeline held in memory (@name stands for its file name in
  * messages); @data is not needed after return. For tests and fuzzing. */
 int env_timeline_load_buffer(const void *data, size_t size, const char *name,

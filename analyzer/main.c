@@ -17,6 +17,7 @@ static const struct subcommand subcommands[] = {
 	{ "record", cmd_record, "run a command with the shim and record its iterations" },
 	{ "report", cmd_report, "summarise a recorded trace per process, thread and region" },
 	{ "events", cmd_events, "list the events this machine can count, and why not the others" },
+	{ "diff", cmd_diff, "compare two recordings: regression, environment or warm-up?" },
 	{ "check", cmd_check, "find what makes benchmarks on this machine noisy, and what to do" },
 };
 
@@ -27,7 +28,8 @@ static void usage(FILE *out)
 		fprintf(out, "  %-8s %s\n", subcommands[i].name, subcommands[i].summary);
 	fprintf(out, "\n'iterprof <command> --help' shows a command's options.\n"
 		     "exit status: 0 ok, 1 failure, 2 bad usage or bad input,\n"
-		     "3 check found something severe; record exits with the command's own status.\n");
+		     "3 check found something severe, or diff a verdict named by --fail-on;\n"
+		     "record exits with the command's own status.\n");
 }
 
 int main(int argc, char **argv)
