@@ -266,6 +266,16 @@ static const char *percent(double rel, char *buf, size_t len)
 	return buf;
 }
 
+/* "62 %", or "all" from 99.5 % up (the steady part may go the other way) */
+static const char *share_text(double share, char *buf, size_t len)
+{
+	if (share >= 0.995)
+		snprintf(buf, len, "all");
+	else
+		snprintf(buf, len, "%.0f %%", share * 100);
+	return buf;
+}
+
 /* "median +340 % (95 % CI +330 % … +351 %)" */
 static void change_text(const struct diff_result *r, char *buf, size_t len)
 {
@@ -402,7 +412,7 @@ static void verdict_unchanged(const struct diff_side *base, const struct diff_si
 	double mean_delta = r->current.mean_ns - r->base.mean_ns;
 	double warm_delta = r->current.warmup_ns / (double)current->region->count -
 			    r->base.warmup_ns / (double)base->region->count;
-	char change[128], mean[24], wb[128], wc[128];
+	char change[128], mean[24], wb[128], wc[128], pct[16];
 
 	change_text(r, change, sizeof(change));
 	percent(r->mean_rel, mean, sizeof(mean));
@@ -419,8 +429,9 @@ static void verdict_unchanged(const struct diff_side *base, const struct diff_si
 			r->verdict = DIFF_WARMUP;
 			snprintf(r->evidence, sizeof(r->evidence),
 				 "warmup: the mean of all iterations %s but the steady states are "
-				 "the same (%s); the warm-up makes %.0f %% of the difference (%s; %s)",
-				 mean, change, warm_delta / mean_delta * 100, wc, wb);
+				 "the same (%s); the warm-up makes %s of the difference (%s; %s)",
+				 mean, change, share_text(warm_delta / mean_delta, pct, sizeof(pct)),
+				 wc, wb);
 		} else {
 			r->verdict = DIFF_ENVIRONMENT;
 			snprintf(r->evidence, sizeof(r->evidence),
