@@ -484,6 +484,19 @@ static void verdict_changed(const struct diff_side *base, const struct diff_side
 	change_text(r, change, sizeof(change));
 	work_text(r, threshold, work, sizeof(work));
 	causes_text(r, false, env, sizeof(env));
+	if (r->work_measure != DIFF_WORK_UNKNOWN && w >= DIFF_WORK_SHARE) {
+		r->verdict = slower ? DIFF_REGRESSION : DIFF_IMPROVEMENT;
+		snprintf(r->evidence, sizeof(r->evidence), "%s: %s and %s: the work %s",
+			 diff_verdict_name(r->verdict), change, work,
+			 slower ? "grew" : "shrank");
+		if (r->has_excess && r->env_share >= 0.25) {
+			size_t at = strlen(r->evidence);
+
+			snprintf(r->evidence + at, sizeof(r->evidence) - at,
+				 " (besides, %s)", env);
+		}
+		return;
+	}
 	if (still_warming(slow->analysis) && !still_warming(fast->analysis)) {
 		const struct analysis *a = slow->analysis;
 		char first[32], last[32];
@@ -496,19 +509,6 @@ static void verdict_changed(const struct diff_side *base, const struct diff_side
 			 stats_format_duration(a->phase[0].median_ns, first, sizeof(first)),
 			 stats_format_duration(a->phase[a->phase_count - 1].median_ns, last,
 					       sizeof(last)));
-		return;
-	}
-	if (r->work_measure != DIFF_WORK_UNKNOWN && w >= DIFF_WORK_SHARE) {
-		r->verdict = slower ? DIFF_REGRESSION : DIFF_IMPROVEMENT;
-		snprintf(r->evidence, sizeof(r->evidence), "%s: %s and %s: the work %s",
-			 diff_verdict_name(r->verdict), change, work,
-			 slower ? "grew" : "shrank");
-		if (r->has_excess && r->env_share >= 0.25) {
-			size_t at = strlen(r->evidence);
-
-			snprintf(r->evidence + at, sizeof(r->evidence) - at,
-				 " (besides, %s)", env);
-		}
 		return;
 	}
 	if ((r->work_measure == DIFF_WORK_UNKNOWN || !(w >= DIFF_WORK_NONE)) && r->has_excess &&
