@@ -101,6 +101,11 @@ static double est_steal(const struct attrib_model *m, const struct attrib_sample
 
 static double est_minor_faults(const struct attrib_model *m, const struct attrib_sample *s)
 {
+	/* A warm-up iteration that made code executable was compiling: the
+	 * pages its compiler touched are the compilation's (jit, which takes
+	 * the rest of the on-CPU excess), not a cause of their own. */
+	if (s->is_warmup && excess0(m, s, ATTRIB_SIG_CODE_EVENTS) > 0)
+		return 0;
 	return excess0(m, s, ATTRIB_SIG_MINOR_FAULTS) * m->cost_ns[ATTRIB_COST_MINOR_FAULT];
 }
 
