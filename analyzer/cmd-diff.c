@@ -115,13 +115,7 @@ static int run_open(struct run *r)
 
 	err = recording_open(r->path, &r->rec, why, sizeof(why));
 	if (err) {
-		cli_error("%s%s", why,
-			  err == -EINVAL ? " (the trace is damaged; record it again)"
-			  : err == -EPROTONOSUPPORT ? " (read it with the iterprof that wrote it)"
-			  : err == -ENOMEM || err == -ENODATA
-				  ? ""
-				  : " (give a recording directory or a trace file written by "
-				    "'iterprof record')");
+		cli_error("%s%s", why, recording_open_hint(err));
 		return err == -ENOMEM ? CLI_EXIT_FAILURE : CLI_EXIT_BAD_INPUT;
 	}
 	r->env = calloc(1, sizeof(*r->env));

@@ -1318,24 +1318,6 @@ static int parse_options(int argc, char **argv, struct report_options *opt)
 	return 0;
 }
 
-/* What to do about a recording that could not be read, by its error. */
-static const char *open_hint(int err)
-{
-	switch (err) {
-	case -EINVAL:
-		return " (the trace is damaged; record it again)";
-	case -EPROTONOSUPPORT:
-		return " (read it with the iterprof that wrote it)";
-	case -ENODATA: /* the reason already says what to do */
-		return "";
-	case -ENOMEM:
-		return "";
-	default:
-		return " (give a recording directory or a trace file written by "
-		       "'iterprof record')";
-	}
-}
-
 /* The environment timeline beside the traces of @path (a recording
  * directory, or a trace file in one), or NULL: none there, or unreadable
  * (then said once: the report goes on without it). */
@@ -1370,7 +1352,7 @@ int cmd_report(int argc, char **argv)
 
 	err = recording_open(opt.path, &rec, why, sizeof(why));
 	if (err) {
-		cli_error("%s%s", why, open_hint(err));
+		cli_error("%s%s", why, recording_open_hint(err));
 		return err == -ENOMEM ? CLI_EXIT_FAILURE : CLI_EXIT_BAD_INPUT;
 	}
 	report_env = load_env(opt.path);

@@ -789,3 +789,20 @@ int recording_summarize(const char *path, struct recording_summary *summary, cha
 	recording_free(rec);
 	return 0;
 }
+
+const char *recording_open_hint(int err)
+{
+	switch (err) {
+	case -EINVAL:
+		return " (the trace is damaged; record it again)";
+	case -EPROTONOSUPPORT:
+		return " (read it with the iterprof that wrote it)";
+	case -ENODATA: /* the reason already says what to do */
+		return "";
+	case -ENOMEM:
+		return "";
+	default:
+		return " (give a recording directory or a trace file written by "
+		       "'iterprof record')";
+	}
+}

@@ -161,6 +161,10 @@ int recording_open(const char *path, struct recording **out, char *why, size_t w
 int recording_open_buffer(const void *data, size_t size, const char *name,
 			  struct recording **out, char *why, size_t why_len);
 
+/* What to do about a recording recording_open() refused with @err, to
+ * print after its reason: " (the trace is damaged; record it again)", or "". */
+const char *recording_open_hint(int err);
+
 /* Free a model. Accepts NULL. */
 void recording_free(struct recording *recording);
 

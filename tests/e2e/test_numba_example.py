@@ -44,6 +44,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import ITERPROF, SOURCE_DIR, Workdir, expect, record, report_json  # noqa: E402
+from harness import main as harness_main  # noqa: E402
 from harness import run as run_cmd  # noqa: E402
 
 W = Workdir()
@@ -294,8 +295,7 @@ def test_diff_cold_warm_is_warmup():
 
 
 def main(tests):
-    """ok, skip (with the reason) or FAIL each test; the closing line counts
-    them; exit 1 if any failed. The work directory is kept when one failed."""
+    """Skip everything (with the reason) without numba; else harness.main."""
     try:
         numba_available()
     except Skip as e:
@@ -303,22 +303,7 @@ def main(tests):
         print(f"0 passed, 0 failed, {len(tests)} skipped")
         W.cleanup()
         sys.exit(0)
-    passed = failed = 0
-    for t in tests:
-        try:
-            t()
-            passed += 1
-            print(f"ok   {t.__name__}")
-        except Exception as e:  # noqa: BLE001 - report and continue
-            failed += 1
-            print(f"FAIL {t.__name__}: {e}")
-        sys.stdout.flush()
-    print(f"{passed} passed, {failed} failed, 0 skipped")
-    if failed:
-        print(f"work directory kept: {W.path}")
-    else:
-        W.cleanup()
-    sys.exit(1 if failed else 0)
+    harness_main(tests, W)
 
 
 if __name__ == "__main__":
