@@ -84,6 +84,30 @@ def regions(doc, name=None):
     return [r for r in doc["regions"] if name is None or r["name"] == name]
 
 
+# The machine's causes: a share of an iteration's excess the benchmark did
+# not cause (run-queue delay and interrupts the trace measured, not a guess).
+MACHINE = ("preemption", "interrupts", "steal", "cgroup-throttle")
+MACHINE_SHARE = 0.25
+
+
+def jit_is_primary(r, i):
+    """Iteration I of R (it(i): its per-iteration report entry; describe(i):
+    a line about it) has jit as its primary cause; or the machine took at
+    least MACHINE_SHARE of its excess and jit is still the largest of the
+    other causes, as test_report_causes allows for injected causes."""
+    it = r.it(i)
+    if it["cause"] == "jit":
+        return True
+    shares = it["shares"]
+    machine = sum(shares.get(c, 0) for c in MACHINE)
+    others = {c: v for c, v in shares.items() if c not in MACHINE}
+    if shares.get("jit") and machine >= MACHINE_SHARE and max(others, key=others.get) == "jit":
+        print(f"  {r.name}: iteration {i}: the machine took {machine:.0%} of the excess; jit "
+              f"is the largest of the rest: {r.describe(i)}")
+        return True
+    return False
+
+
 def expect(cond, what):
     if not cond:
         raise AssertionError(what)

@@ -50,6 +50,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import ITERPROF, SOURCE_DIR, Workdir, expect, record, report_json  # noqa: E402
+from harness import jit_is_primary  # noqa: E402
 from harness import run as run_cmd  # noqa: E402
 
 W = Workdir()
@@ -67,8 +68,6 @@ NODE_COMPILE_BY = 100    # step's TurboFan code is created by this iteration
 NODE_FLAGS = ("--perf-basic-prof", "--no-use-osr")
 MIN_CODE_BYTES = 4096
 ATTEMPTS = 3             # recordings for a cause check a busy machine can spoil
-MACHINE = ("preemption", "interrupts", "steal", "cgroup-throttle")  # the machine's causes
-MACHINE_SHARE = 0.25
 RECORD_TIMEOUT = 60      # each run takes 0.1-3 s alone
 
 
@@ -399,24 +398,6 @@ def fresh_numba(retype):
         cmd = numba_cmd() + (["--retype-at", str(RETYPE_AT)] if retype else [])
         return JitRun("numba-retype" if retype else "numba", cmd, N_NUMBA)
     return make
-
-
-def jit_is_primary(r, i):
-    """Iteration I's primary cause is jit; or the machine took a large part
-    of it (MACHINE causes, at least MACHINE_SHARE of the excess: run-queue
-    delay the trace measured, not a guess) and jit is still the largest of
-    the other causes, as test_report_causes allows for injected causes."""
-    it = r.it(i)
-    if it["cause"] == "jit":
-        return True
-    shares = it["shares"]
-    machine = sum(shares.get(c, 0) for c in MACHINE)
-    others = {c: v for c, v in shares.items() if c not in MACHINE}
-    if shares.get("jit") and machine >= MACHINE_SHARE and max(others, key=others.get) == "jit":
-        print(f"  {r.name}: iteration {i}: the machine took {machine:.0%} of the excess; jit "
-              f"is the largest of the rest: {r.describe(i)}")
-        return True
-    return False
 
 
 def primary_jit(iterations):

@@ -45,6 +45,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import ITERPROF, SOURCE_DIR, Workdir, expect, record, report_json  # noqa: E402
 from harness import main as harness_main  # noqa: E402
+from harness import jit_is_primary  # noqa: E402
 from harness import run as run_cmd  # noqa: E402
 
 W = Workdir()
@@ -58,8 +59,6 @@ CALLS = 300
 ATTEMPTS = 5
 THRESHOLD = "10"        # % for iterprof diff: above the run-to-run noise of the same work
 RECORD_TIMEOUT = 60     # a run takes 1-2 s alone (numba's import and compilation)
-MACHINE = ("preemption", "interrupts", "steal", "cgroup-throttle")
-MACHINE_SHARE = 0.25
 STEADY_BELOW = 100      # cold iteration 1 / steady median: ~10,000 measured
 WARM_BELOW = 10         # cold iteration 1 / warm iteration 1: ~1,000 measured
 
@@ -153,23 +152,6 @@ def attempts(make, check):
             return r
         problems.append(f"{r.summary() if hasattr(r, 'summary') else r}\n      {problem}")
     raise AssertionError("\n".join(problems))
-
-
-def jit_is_primary(r, i):
-    """As test_jit_runtimes: jit is the primary cause of iteration I, or the
-    machine took at least MACHINE_SHARE of its excess and jit is the largest
-    of the other causes."""
-    it = r.it(i)
-    if it["cause"] == "jit":
-        return True
-    shares = it["shares"]
-    machine = sum(shares.get(c, 0) for c in MACHINE)
-    others = {c: v for c, v in shares.items() if c not in MACHINE}
-    if shares.get("jit") and machine >= MACHINE_SHARE and max(others, key=others.get) == "jit":
-        print(f"  {r.name}: the machine took {machine:.0%} of iteration {i}'s excess; jit is "
-              f"the largest of the rest: {r.describe(i)}")
-        return True
-    return False
 
 
 # ------------------------------------------------------------------------
