@@ -58,6 +58,8 @@ struct record_options {
 	char *events_env;     /* ITERPROF_EVENTS for the shim, or NULL */
 	char events_notes[1024]; /* what cannot be counted, said after the run */
 	bool env;             /* false with --no-env: no environment timeline */
+	const char *stacks;   /* --stacks: off, slow or all; NULL: the default */
+	const char *stack_cpu_us, *stack_faults; /* NULL: the shim's defaults */
 	uint64_t env_interval_ns;
 	char **command;       /* NULL-terminated, argv[0] as typed */
 };
@@ -113,6 +115,14 @@ static void record_usage(FILE *out)
 	      "                     e.g. 10ms, 500us, 1s (a bare number is in ms;\n"
 	      "                     100us to 10s; default 10ms)\n"
 	      "  --no-env           do not sample the environment\n"
+	      "  --stacks=MODE      call stacks of page faults, context switches and\n"
+	      "                     on-CPU time inside iterations (doc/stacks.md):\n"
+	      "                     slow (default: kept for the warm-up, slow\n"
+	      "                     iterations and a sample of the others), all, or off\n"
+	      "                     (no cost at all)\n"
+	      "  --stack-cpu-us N   an on-CPU stack every N us of CPU time (default 1000;\n"
+	      "                     only in iterations typically longer than N/2 us)\n"
+	      "  --stack-faults N   a stack of one page fault in N (default 32)\n"
 	      "  -q                 print nothing but errors\n"
 	      "  -v                 the shim prints its diagnostics on stderr\n"
 	      "  -h, --help         show this help\n"
@@ -136,6 +146,9 @@ enum {
 	OPTION_NO_SOFTWARE,
 	OPTION_ENV_INTERVAL,
 	OPTION_NO_ENV,
+	OPTION_STACKS,
+	OPTION_STACK_CPU_US,
+	OPTION_STACK_FAULTS,
 };
 
 /* *@list = *@list + @sep + @item (just @item when empty). 0, or -1 after
@@ -168,6 +181,9 @@ static int record_parse_options(int argc, char **argv,
 		{ "no-software", no_argument, NULL, OPTION_NO_SOFTWARE },
 		{ "env-interval", required_argument, NULL, OPTION_ENV_INTERVAL },
 		{ "no-env", no_argument, NULL, OPTION_NO_ENV },
+		{ "stacks", required_argument, NULL, OPTION_STACKS },
+		{ "stack-cpu-us", required_argument, NULL, OPTION_STACK_CPU_US },
+		{ "stack-faults", required_argument, NULL, OPTION_STACK_FAULTS },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -237,6 +253,30 @@ static int record_parse_options(int argc, char **argv,
 		case OPTION_NO_ENV:
 			options->env = false;
 			break;
+		case OPTION_STACKS:
+			if (strcmp(optarg, "off") && strcmp(optarg, "slow") && strcmp(optarg, "all")) {
+				cli_error("--stacks=%s: unknown mode (use slow, all or off)", optarg);
+				return CLI_EXIT_BAD_INPUT;
+			}
+			options->stacks = optarg;
+			break;
+		case OPTION_STACK_CPU_US:
+		case OPTION_STACK_FAULTS: {
+			char *end;
+			unsigned long v = strtoul(optarg, &end, 10);
+
+			if (!*optarg || *end || v == 0 || v > 1000000 || optarg[0] == '-') {
+				cli_error("--%s %s: not a whole number from 1 to 1000000",
+					  c == OPTION_STACK_CPU_US ? "stack-cpu-us" : "stack-faults",
+					  optarg);
+				return CLI_EXIT_BAD_INPUT;
+			}
+			if (c == OPTION_STACK_CPU_US)
+				options->stack_cpu_us = optarg;
+			else
+				options->stack_faults = optarg;
+			break;
+		}
 		case OPTION_SCHED:
 			if (strcmp(optarg, "auto") && strcmp(optarg, "always") &&
 			    strcmp(optarg, "off")) {
@@ -275,6 +315,11 @@ static int record_parse_options(int argc, char **argv,
 		return CLI_EXIT_BAD_INPUT;
 	}
 	options->command = argv + optind;
+	if (options->stacks && strcmp(options->stacks, "off") && !options->counters) {
+		cli_error("--stacks=%s and --no-counters: stacks are sampled by counters (leave "
+			  "out one of them)", options->stacks);
+		return CLI_EXIT_BAD_INPUT;
+	}
 	if (options->events && !options->counters) {
 		cli_error("-e and --no-counters: events are counters (leave out one of them)");
 		return CLI_EXIT_BAD_INPUT;
@@ -633,7 +678,13 @@ static int child_environment_set(const struct record_options *options,
 	     : !options->software ? setenv("ITERPROF_COUNTERS", "events", 1)
 				  : unsetenv("ITERPROF_COUNTERS")) ||
 	    (options->events_env ? setenv("ITERPROF_EVENTS", options->events_env, 1)
-				 : unsetenv("ITERPROF_EVENTS")))
+				 : unsetenv("ITERPROF_EVENTS")) ||
+	    (options->stacks ? setenv("ITERPROF_STACKS", options->stacks, 1)
+			     : unsetenv("ITERPROF_STACKS")) ||
+	    (options->stack_cpu_us ? setenv("ITERPROF_STACK_CPU_US", options->stack_cpu_us, 1)
+				   : unsetenv("ITERPROF_STACK_CPU_US")) ||
+	    (options->stack_faults ? setenv("ITERPROF_STACK_FAULTS", options->stack_faults, 1)
+				   : unsetenv("ITERPROF_STACK_FAULTS")))
 		err = -errno;
 	if (!err) {
 		char pid[16];

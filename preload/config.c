@@ -10,6 +10,9 @@
  *   ITERPROF_LAUNCHER_PID  the launcher: its direct children report what -f did
  *   ITERPROF_PERF_READ  "syscall": read hardware counters with read() only,
  *                       never in user space (the user sets it, to compare)
+ *   ITERPROF_STACKS     off | slow (default) | all: call stacks (stacks.c)
+ *   ITERPROF_STACK_CPU_US  on-CPU sample period in us (default 1000)
+ *   ITERPROF_STACK_FAULTS  sample one page fault in N (default 32)
  * and, for the tests only (fault injection, as SQLite's test hooks):
  *   ITERPROF_INJECT_PERF_ERRNO  N: every perf_event_open fails with errno N
  *   ITERPROF_TEST_NO_USER_TIME  "1": user-space reads act as if the kernel
@@ -92,6 +95,28 @@ void config_load(void)
 					   !(counters && !strcmp(counters, "events"));
 	}
 	load_events(getenv("ITERPROF_EVENTS"));
+	{
+		const char *mode = getenv("ITERPROF_STACKS");
+		const char *cpu = getenv("ITERPROF_STACK_CPU_US");
+		const char *faults = getenv("ITERPROF_STACK_FAULTS");
+
+		shim_config.stacks_mode = ITP_STACKS_SLOW;
+		if (mode && !strcmp(mode, "off"))
+			shim_config.stacks_mode = ITP_STACKS_OFF;
+		else if (mode && !strcmp(mode, "all"))
+			shim_config.stacks_mode = ITP_STACKS_ALL;
+		if (!shim_config.has_counters)
+			shim_config.stacks_mode = ITP_STACKS_OFF;
+		/* Defaults from what a sample costs (doc/stacks.md,
+		 * scripts/bench-stacks): an on-CPU sample is a timer
+		 * interrupt, 25-29 us on these VMs (1-3 us on hardware), so
+		 * one per ms of CPU is a 2.5 % cost at worst; a fault sample
+		 * adds 2.5 us to a 1.4 us fault, so one in 32 adds 6 %, and
+		 * a burst of 2000 faults still gives 60 stacks. */
+		shim_config.stack_cpu_us = cpu && atoi(cpu) > 0 ? (unsigned)atoi(cpu) : 1000;
+		shim_config.stack_fault_period =
+			faults && atoi(faults) > 0 ? (unsigned)atoi(faults) : 32;
+	}
 	{
 		const char *read_mode = getenv("ITERPROF_PERF_READ");
 		const char *no_time = getenv("ITERPROF_TEST_NO_USER_TIME");

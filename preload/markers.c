@@ -26,6 +26,7 @@
 #include "iterprof/iterprof.h"
 #include "iterprof/trace-codec.h"
 #include "shim.h"
+#include "stacks.h"
 #include "thread.h"
 
 __thread struct thread_state *markers_thread;
@@ -63,6 +64,7 @@ static void thread_state_destroy(void *arg)
 	exited_dropped += ts->dropped;
 	pthread_mutex_unlock(&registry_lock);
 	counters_close(&ts->counters);
+	stacks_thread_close(ts->stacks);
 	if (markers_thread == ts)
 		markers_thread = NULL;
 	munmap(ts, sizeof(*ts));
@@ -101,6 +103,8 @@ void markers_after_fork_child(void)
 	for (; ts; ts = next) {
 		next = ts->next;
 		counters_drop_inherited(&ts->counters);
+		stacks_drop_inherited(ts->stacks);
+		ts->stacks = NULL;
 		if (ts == markers_thread) {
 			ts->next = NULL;
 			registry = ts;
@@ -153,6 +157,10 @@ static struct thread_state *thread_setup(void)
 	ts->is_thread_emitted = false;
 	ts->is_counters_noted = false;
 	ts->counters_error = counters_open(&ts->counters);
+	if (ts->stacks)
+		stacks_thread_close(ts->stacks);
+	ts->is_stacks_noted = false;
+	ts->stacks_error = stacks_thread_open(&ts->stacks);
 	return ts;
 }
 
@@ -279,6 +287,15 @@ static bool emit_prerequisites(struct thread_state *ts, unsigned region)
 			return false;
 		ts->is_counters_noted = true;
 	}
+	if (unlikely(ts->stacks_error && !ts->is_stacks_noted)) {
+		char text[200];
+
+		snprintf(text, sizeof(text), "this thread has no call stacks: %s",
+			 stacks_why()[0] ? stacks_why() : strerror(-ts->stacks_error));
+		if (!emit_note(ts, text))
+			return false;
+		ts->is_stacks_noted = true;
+	}
 	if (unlikely(ts->has_pending_drops) && !emit_drops(ts))
 		return false;
 	if (unlikely(!ts->regions[region].is_emitted) && !emit_region(ts, region))
@@ -297,7 +314,8 @@ static bool write_batch_entry(struct thread_state *ts, uint16_t region, uint64_t
 	       trace_writer_batch_add(&ts->cursor, region, start_ns, duration_ns);
 }
 
-static void write_iteration(struct thread_state *ts, const struct open_iteration *o,
+/* True when the iteration's record was written. */
+static bool write_iteration(struct thread_state *ts, const struct open_iteration *o,
 			    uint64_t end_ns, const struct counter_snapshot *end)
 {
 	struct itp_iteration it;
@@ -310,7 +328,7 @@ static void write_iteration(struct thread_state *ts, const struct open_iteration
 		if (!write_batch_entry(ts, o->region, o->start_ns, end_ns - o->start_ns))
 			goto dropped;
 		ts->iterations++;
-		return;
+		return false; /* a batch entry: no SAMPLES can follow it */
 	}
 	rec = trace_writer_reserve(&ts->cursor, ts->tid, ITP_ITER_RECORD_MAX(ITP_MAX_COUNTERS));
 	if (unlikely(!rec))
@@ -329,13 +347,14 @@ static void write_iteration(struct thread_state *ts, const struct open_iteration
 	ts->cursor.prev_start_ns = it.start_ns;
 	trace_writer_commit(&ts->cursor, rec, ITP_REC_ITERATION, size);
 	ts->iterations++;
-	return;
+	return true;
 dropped:
 	/* No space: the drop is counted; it reaches the file only if space
 	 * comes back, and the footer always. */
 	ts->pending_drops[ITP_DROP_TRACE_FULL]++;
 	ts->has_pending_drops = true;
 	ts->dropped++;
+	return false;
 }
 
 void markers_begin(const char *region)
@@ -377,6 +396,10 @@ void markers_begin(const char *region)
 	o = &ts->stack[ts->depth++];
 	o->region = (uint16_t)id;
 	o->recursion = 0;
+	/* Stacks of outermost iterations only; their samples cover the
+	 * inner ones. */
+	if (ts->stacks && o == ts->stack && !ts->fast_depth)
+		stacks_start(ts->stacks);
 	if (likely(shim_config.has_counters))
 		counters_read_begin(&ts->counters, &o->begin);
 	else
@@ -429,7 +452,18 @@ void markers_end(const char *region, uint64_t end_ns)
 		counters_read_end(&ts->counters, &o->begin, &end);
 	else
 		end.is_valid = false;
-	write_iteration(ts, o, end_ns, &end);
+	if (ts->stacks && k == 0 && !ts->fast_depth) {
+		/* Stack records first: an iteration's SAMPLES record follows
+		 * its ITERATION record directly. */
+		bool can_write = emit_prerequisites(ts, o->region);
+		bool has_samples = stacks_finish(ts->stacks, end_ns - o->start_ns,
+						 can_write ? &ts->cursor : NULL, ts->tid);
+
+		if (write_iteration(ts, o, end_ns, &end) && has_samples)
+			stacks_write_samples(ts->stacks, &ts->cursor, ts->tid);
+	} else {
+		write_iteration(ts, o, end_ns, &end);
+	}
 	ts->depth = (unsigned)k;
 unbusy:
 	markers_busy = 0;
@@ -453,6 +487,8 @@ void markers_abandon(const char *region)
 	if (k >= 0 && id >= 0) {
 		drop(ts, ITP_DROP_UNWOUND, ts->depth - (unsigned)k);
 		ts->depth = (unsigned)k;
+		if (k == 0 && ts->stacks && !ts->fast_depth)
+			stacks_finish(ts->stacks, 0, NULL, 0); /* stop, drain */
 	}
 	markers_busy = 0;
 }

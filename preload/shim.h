@@ -64,6 +64,10 @@ struct shim_config {
 	enum sched_policy sched;
 	bool has_counters;    /* ITERPROF_COUNTERS != "off": clock only when off */
 	bool has_software;    /* ... and != "events": the software set too */
+	unsigned stacks_mode; /* ITERPROF_STACKS: ITP_STACKS_* (off without
+				 counters: --no-counters is the clock only) */
+	unsigned stack_cpu_us;       /* ITERPROF_STACK_CPU_US (default 1000) */
+	unsigned stack_fault_period; /* ITERPROF_STACK_FAULTS (default 32) */
 	int inject_perf_errno; /* tests: perf_event_open fails with this errno */
 	bool is_syscall_read;  /* ITERPROF_PERF_READ=syscall: never in user space */
 	bool is_no_long_counters; /* ITERPROF_TEST_NO_LONG_COUNTERS=1 */

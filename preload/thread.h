@@ -43,6 +43,10 @@ struct thread_state {
 	bool is_counters_noted;
 	int counters_error;
 	struct thread_counters counters;
+	/* NULL with stacks off or unavailable (stacks_error says why). */
+	struct stack_sampler *stacks;
+	int stacks_error;
+	bool is_stacks_noted;
 	struct chunk_cursor cursor;
 	uint64_t iterations;
 	uint64_t dropped;

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "shim.h"
+#include "stacks.h"
 
 #define SEGMENT_CHUNKS 16u
 #ifdef MADV_POPULATE_WRITE
@@ -201,6 +202,7 @@ void trace_writer_prepare_template(void)
 	memset(writer.template, 0, sizeof(writer.template));
 	sysinfo_fill_header(writer.template);
 	counters_probe(writer.template);
+	stacks_probe(writer.template);
 	writer.has_template = true;
 }
 

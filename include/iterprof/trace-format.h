@@ -58,7 +58,17 @@
  *                                 value (see below)
  *  3796     4  time_source        ITP_TIME_* how the *_ns stamps were taken
  *  3800     8  tsc_hz             calibrated TSC frequency (ITP_TIME_TSC), else 0
- *  3808   224  reserved (zero)
+ *  3808     4  stacks_mode        ITP_STACKS_* the shim ran with (since 1.4)
+ *  3812     4  stacks_error       errno why stacks were asked for and not
+ *                                 captured (stacks_why says more), else 0
+ *  3816     4  fault_period       one page fault in this many is sampled
+ *  3820     4  cpu_period_us      an on-CPU sample every this many us of
+ *                                 task-clock
+ *  3824     4  stack_copy_bytes   bytes of user stack the kernel copies
+ *                                 per sample
+ *  3828     4  reserved
+ *  3832   128  stacks_why         NUL-terminated reason when stacks_error
+ *  3960    72  reserved (zero)
  *  4032    64  footer             written on clean exit (below)
  *  4096  2048  counters[16..31]   counter descriptors 16..31 (since 1.3)
  *  6144  2048  reserved (zero)
@@ -173,6 +183,45 @@
  *     8   4  len       bytes of text, without NUL
  *    12   4  reserved
  *    16   -  text, NUL, padded to 8
+ *
+ * Call stacks (since 1.4; doc/stacks.md). The shim samples the thread while
+ * it is inside an outermost iteration (page faults, context switches, on-CPU
+ * time), unwinds the kernel's copy of the user stack at the iteration's end
+ * and writes the stacks of the iterations it keeps (ITP_KEPT_*).
+ *
+ * ITP_REC_MODULE: an object mapped in the process (executable, shared
+ * library, vdso), written once per process image before the first STACK
+ * that has an address in it. Process-wide: it may sit in any thread's chunks.
+ *     8   8  start        lowest address of its PT_LOAD segments
+ *    16   8  end          end of the highest (exclusive)
+ *    24   8  bias         load bias: address = ELF virtual address + bias
+ *    32   2  path_len     bytes of path, without NUL (0: the vdso, or an
+ *                         object without a file)
+ *    34   1  build_id_len bytes of build-id (0: none; at most 64)
+ *    35   5  reserved
+ *    40   -  build_id (build_id_len bytes), then path, NUL, padded to 8
+ *
+ * ITP_REC_STACK: a distinct call stack of this thread, written once, before
+ * the first SAMPLES record that refers to it.
+ *     8   4  stack_id     1, 2, 3... per thread (0 is never used)
+ *    12   2  frame_count  frames that follow (1..ITP_STACK_MAX_FRAMES)
+ *    14   2  flags        ITP_STACK_*
+ *    16   -  frame_count 8-byte addresses, innermost first: the sampled
+ *            instruction, then return addresses (symbolise return
+ *            address - 1: the call)
+ *
+ * ITP_REC_SAMPLES: the samples taken in the iteration of the ITERATION record
+ * just before it in the thread's records (same thread, depth 0), aggregated
+ * by (stack, kind).
+ *     8   4  count        entries that follow
+ *    12   2  lost         samples the kernel could not store (ring buffer
+ *                         full) or that could not be unwound; saturates
+ *    14   2  kept         ITP_KEPT_*: why the shim kept this iteration
+ *    16   -  count entries of 8 bytes:
+ *              0  4  stack_id
+ *              4  1  kind     ITP_SAMPLE_*
+ *              5  1  reserved
+ *              6  2  samples  how many samples had this stack and kind
  */
 #ifndef ITERPROF_TRACE_FORMAT_H
 #define ITERPROF_TRACE_FORMAT_H
@@ -182,10 +231,12 @@
 #define ITP_MAGIC "ITERPROF"
 #define ITP_MAGIC_LEN 8
 #define ITP_VERSION_MAJOR 1
-#define ITP_VERSION_MINOR 3 /* 1.1: time_source, tsc_hz, ITERATION_BATCH;
+#define ITP_VERSION_MINOR 4 /* 1.1: time_source, tsc_hz, ITERATION_BATCH;
 			       1.2: ITP_COUNTER_USER_READ;
 			       1.3: 8 KiB header with 32 counters, counters
-			       cpu, irqs, softirqs, code-events, code-bytes */
+			       cpu, irqs, softirqs, code-events, code-bytes;
+			       1.4: call stacks: MODULE, STACK, SAMPLES
+			       records, the stacks_* header fields */
 #define ITP_HEADER_SIZE 8192u /* what this version writes */
 #define ITP_HEADER_PAGE 4096u /* header sizes are multiples of it, >= 1 */
 #define ITP_ENDIAN_TAG 0x01020304u
@@ -229,6 +280,13 @@
 #define ITP_OFF_TASK_CLOCK_BIAS_NS 3792
 #define ITP_OFF_TIME_SOURCE 3796
 #define ITP_OFF_TSC_HZ 3800
+#define ITP_OFF_STACKS_MODE 3808
+#define ITP_OFF_STACKS_ERROR 3812
+#define ITP_OFF_FAULT_PERIOD 3816
+#define ITP_OFF_CPU_PERIOD_US 3820
+#define ITP_OFF_STACK_COPY_BYTES 3824
+#define ITP_OFF_STACKS_WHY 3832
+#define ITP_STACKS_WHY_LEN 128
 #define ITP_OFF_FOOTER 4032
 
 #define ITP_HOST_LEN 64
@@ -284,8 +342,59 @@ enum itp_record_type {
 	ITP_REC_NOTE = 5,
 	ITP_REC_FUNCTION = 6,
 	ITP_REC_ITERATION_BATCH = 7, /* since 1.1 */
-	ITP_REC_TYPE_MAX = 7,
+	ITP_REC_MODULE = 8,          /* since 1.4 */
+	ITP_REC_STACK = 9,           /* since 1.4 */
+	ITP_REC_SAMPLES = 10,        /* since 1.4 */
+	ITP_REC_TYPE_MAX = 10,
 };
+
+/* Call stacks (since 1.4). */
+enum itp_stacks_mode {
+	ITP_STACKS_OFF = 0,  /* nothing sampled (and no cost) */
+	ITP_STACKS_SLOW = 1, /* every outermost iteration sampled; stacks kept
+				for the warm-up, slow iterations and a reservoir
+				of the others (ITP_KEPT_*) */
+	ITP_STACKS_ALL = 2,  /* stacks of every iteration kept */
+};
+
+enum itp_sample_kind {
+	ITP_SAMPLE_FAULT = 1,  /* a page fault (1 in fault_period) */
+	ITP_SAMPLE_SWITCH = 2, /* the thread left its CPU (blocked, or was
+				  preempted): where it was in user space */
+	ITP_SAMPLE_CPU = 3,    /* every cpu_period_us of on-CPU time */
+	ITP_SAMPLE_KIND_MAX = 3,
+};
+
+/* ITP_REC_SAMPLES.kept: why the iteration's stacks were kept. */
+#define ITP_KEPT_ALL 1u       /* --stacks=all */
+#define ITP_KEPT_WARMUP 2u    /* one of the thread's first iterations */
+#define ITP_KEPT_SLOW 4u      /* longer than the shim's running estimate of
+				 the typical iteration */
+#define ITP_KEPT_RESERVOIR 8u /* a sample of the others, for comparison */
+
+/* ITP_REC_STACK.flags */
+#define ITP_STACK_TRUNCATED 1u /* more frames than ITP_STACK_MAX_FRAMES */
+#define ITP_STACK_BROKEN 2u    /* unwinding stopped before the outermost
+				  frame (no unwind information, e.g. JIT code,
+				  or the stack copy was too short) */
+#define ITP_STACK_MAX_FRAMES 128u
+
+#define ITP_MODULE_OFF_START 8
+#define ITP_MODULE_OFF_END 16
+#define ITP_MODULE_OFF_BIAS 24
+#define ITP_MODULE_OFF_PATH_LEN 32
+#define ITP_MODULE_OFF_BUILD_ID_LEN 34
+#define ITP_MODULE_OFF_STRINGS 40
+#define ITP_MODULE_BUILD_ID_MAX 64u
+#define ITP_STACK_OFF_ID 8
+#define ITP_STACK_OFF_FRAME_COUNT 12
+#define ITP_STACK_OFF_FLAGS 14
+#define ITP_STACK_OFF_FRAMES 16
+#define ITP_SAMPLES_OFF_COUNT 8
+#define ITP_SAMPLES_OFF_LOST 12
+#define ITP_SAMPLES_OFF_KEPT 14
+#define ITP_SAMPLES_OFF_ENTRIES 16
+#define ITP_SAMPLES_ENTRY_SIZE 8
 
 /* ITP_REC_FUNCTION status. */
 enum itp_function_status {
