@@ -27,6 +27,7 @@
 #include "envjoin.h"
 #include "json-out.h"
 #include "recording.h"
+#include "stackview.h"
 #include "stats.h"
 #include "trace-reader.h"
 
@@ -36,6 +37,7 @@
 
 static const char report_usage[] =
 	"usage: iterprof report [--format text|json|csv] [--iterations] [PATH]\n"
+	"       iterprof report --flame slow|steady|all [--flame-kind KIND] [PATH]\n"
 	"\n"
 	"Analyse a recording: per process, thread and region, the warm-up and the\n"
 	"steady state, the slow iterations and the causes of their extra time\n"
@@ -46,6 +48,13 @@ static const char report_usage[] =
 	"  --format FORMAT  text (default), json (doc/report-json.md) or csv (one\n"
 	"                   row per iteration)\n"
 	"  --iterations     also list every iteration (text, json)\n"
+	"  --flame SET      instead of the report, print the call stacks of a set of\n"
+	"                   iterations as folded stacks for flame graph tools\n"
+	"                   (flamegraph.pl, speedscope): slow (warm-up and slow\n"
+	"                   iterations), steady (the others with samples) or all\n"
+	"                   (doc/stacks.md; record with --stacks=slow or all)\n"
+	"  --flame-kind KIND  only samples of KIND: fault, switch or cpu (default:\n"
+	"                   all kinds)\n"
 	"  -h, --help       show this help\n"
 	"\n"
 	"exit status: 0 ok (a truncated trace is reported with a note), 1 failure,\n"
@@ -58,9 +67,13 @@ static const char cut_note[] =
 
 enum report_format { FORMAT_TEXT, FORMAT_JSON, FORMAT_CSV };
 
+enum flame_set { FLAME_NONE, FLAME_SLOW, FLAME_STEADY, FLAME_ALL };
+
 struct report_options {
 	enum report_format format;
 	bool with_iterations;
+	enum flame_set flame;
+	uint8_t flame_kind; /* ITP_SAMPLE_*, 0: every kind */
 	const char *path;
 };
 
@@ -325,9 +338,11 @@ struct style {
 };
 
 /* @text in @st's bold, broken at spaces into lines of at most @width
- * columns, each starting with @indent (continuations two further in). */
-static void print_wrapped(FILE *out, const char *text, const char *indent, size_t width,
-			  const struct style *st)
+ * columns, each starting with @indent (continuations two further in);
+ * with @keeps_brackets never inside (...) or [...], so that a frame's
+ * "(file.c:42)" or "[steady 0 %]" stays whole. */
+static void print_wrapped_ex(FILE *out, const char *text, const char *indent, size_t width,
+			     const struct style *st, bool keeps_brackets)
 {
 	size_t room = width - strlen(indent);
 	bool first = true;
@@ -338,14 +353,22 @@ static void print_wrapped(FILE *out, const char *text, const char *indent, size_
 
 		if (stats_display_width(text) > limit) {
 			/* the last space that keeps the line within limit */
+			int depth = 0;
+
 			cut = 0;
 			for (size_t i = 0; text[i] && cols <= limit; i++) {
-				if (text[i] == ' ')
+				if (keeps_brackets && (text[i] == '(' || text[i] == '['))
+					depth++;
+				else if (keeps_brackets && (text[i] == ')' || text[i] == ']') && depth)
+					depth--;
+				if (text[i] == ' ' && !depth)
 					cut = i;
 				cols += ((unsigned char)text[i] & 0xc0) != 0x80;
 			}
 			if (!cut)
 				cut = len; /* one long word: as it is */
+			while (keeps_brackets && cut > 1 && text[cut - 1] == ' ')
+				cut--; /* "…  [steady" cut at its second space */
 		}
 		fprintf(out, "%s%s%s%.*s%s\n", indent, first ? "" : "  ", st->bold, (int)cut, text,
 			st->off);
@@ -354,6 +377,12 @@ static void print_wrapped(FILE *out, const char *text, const char *indent, size_
 			text++;
 		first = false;
 	}
+}
+
+static void print_wrapped(FILE *out, const char *text, const char *indent, size_t width,
+			  const struct style *st)
+{
+	print_wrapped_ex(out, text, indent, width, st, false);
 }
 
 /* "12" or "2-10": 1-based iteration numbers, as users count them. */
@@ -529,9 +558,47 @@ static void text_costs(FILE *out, const struct analysis *a)
 		print_wrapped(out, line, "      ", REPORT_WIDTH, &plain);
 }
 
-static void text_region(FILE *out, const struct recording_process *p,
-			const struct recording_region *region, const struct region_result *rr,
-			const struct analysis *a, bool with_iterations, const struct style *st)
+/* Where stackview_text's lines go: wrapped like the verdict. */
+struct text_lines {
+	FILE *out;
+};
+
+static void text_stack_line(void *arg, const char *indent, const char *text)
+{
+	static const struct style plain = { "", "", "" };
+	struct text_lines *tl = arg;
+
+	print_wrapped_ex(tl->out, text, indent, REPORT_WIDTH, &plain, true);
+}
+
+/* The "where, by call stacks" lines of a region (doc/stacks.md). 0 or
+ * -ENOMEM. */
+static int text_stacks(FILE *out, const struct recording_process *p, unsigned thread,
+		       const struct recording_region *region, const struct analysis *a,
+		       struct stack_names *names)
+{
+	struct text_lines tl = { out };
+	struct stackview view;
+	const uint32_t *group;
+	uint32_t groups;
+	int err;
+
+	if (!names || !region->stacks.count || p->header.stacks_mode == ITP_STACKS_OFF)
+		return 0;
+	err = stack_names_groups(names, thread, &group, &groups);
+	if (!err)
+		err = stackview_compute(&p->threads[thread], region, a, group, groups, &view);
+	if (err)
+		return err;
+	err = stackview_text(&view, names, thread, text_stack_line, &tl);
+	stackview_free(&view);
+	return err;
+}
+
+static int text_region(FILE *out, const struct recording_process *p, unsigned thread,
+		       const struct recording_region *region, const struct region_result *rr,
+		       const struct analysis *a, bool with_iterations, const struct style *st,
+		       struct stack_names *names)
 {
 	char v[7][32];
 	const struct stats_summary *s = &a->all_stats, *r = &a->ref_stats;
@@ -541,7 +608,7 @@ static void text_region(FILE *out, const struct recording_process *p,
 	fprintf(out, "\": %zu iteration%s, %s%s%s\n", region->count, region->count == 1 ? "" : "s",
 		st->bold, phases_class_name(a->classification), st->off);
 	if (!region->count)
-		return;
+		return 0;
 	print_wrapped(out, a->verdict, "      ", REPORT_WIDTH, st);
 	if (a->phase_count > 1)
 		text_phases(out, p, a);
@@ -563,6 +630,8 @@ static void text_region(FILE *out, const struct recording_process *p,
 	if (a->has_threshold)
 		text_slow(out, a, st);
 	text_costs(out, a);
+	if (text_stacks(out, p, thread, region, a, names))
+		return -ENOMEM;
 	if (a->phase_count > 1)
 		fprintf(out, "      all iterations: min %s  median %s  mean %s  p99 %s  max %s\n",
 			stats_format_duration((double)s->min, v[0], sizeof(v[0])),
@@ -591,6 +660,7 @@ static void text_region(FILE *out, const struct recording_process *p,
 	}
 	if (with_iterations)
 		text_iterations(out, p, region, a);
+	return 0;
 }
 
 static void text_process(FILE *out, const struct recording_process *p)
@@ -711,6 +781,24 @@ static void text_process(FILE *out, const struct recording_process *p)
 	if (p->lost_records)
 		fprintf(out, "  lost records: %" PRIu64 " (gaps in the record sequence)\n",
 			p->lost_records);
+	if (p->header.stacks_mode != ITP_STACKS_OFF && p->header.stacks_error) {
+		fputs("  call stacks: not captured (", out);
+		print_clean(out, p->header.stacks_why[0] ? p->header.stacks_why
+							 : strerror((int)p->header.stacks_error));
+		fputs(")\n", out);
+	}
+}
+
+/* The names of @p's stacks when it recorded any, else NULL (also when out
+ * of memory: *@err says which). */
+static struct stack_names *names_for(const struct recording_process *p, int *err)
+{
+	struct stack_names *names = NULL;
+
+	*err = 0;
+	if (p->header.stacks_mode != ITP_STACKS_OFF)
+		*err = stack_names_new(p, &names);
+	return names;
 }
 
 static int report_text(FILE *out, const struct recording *rec, bool with_iterations,
@@ -730,7 +818,10 @@ static int report_text(FILE *out, const struct recording *rec, bool with_iterati
 	}
 	for (unsigned pi = 0; pi < rec->process_count && !err; pi++) {
 		const struct recording_process *p = &rec->processes[pi];
+		struct stack_names *names = names_for(p, &err);
 
+		if (err)
+			break;
 		if (pi)
 			fputc('\n', out);
 		text_process(out, p);
@@ -754,10 +845,12 @@ static int report_text(FILE *out, const struct recording *rec, bool with_iterati
 				err = analyse_region(p, t, &t->regions[ri], scratch, rr, &a);
 				if (err)
 					break;
-				text_region(out, p, &t->regions[ri], rr, &a, with_iterations, st);
+				err = text_region(out, p, ti, &t->regions[ri], rr, &a, with_iterations,
+						  st, names);
 				analysis_free(&a);
 			}
 		}
+		stack_names_free(names);
 	}
 	free(scratch);
 	free(rr);
@@ -1027,10 +1120,31 @@ static void json_analysis(json_t *o, const struct recording_process *p, const st
 	json_set(o, "verdict", json_string(a->verdict));
 }
 
-static json_t *json_region(const struct recording_process *p, const struct recording_thread *t,
-			   const struct recording_region *region, const struct region_result *rr,
-			   const struct analysis *a, bool with_iterations)
+/* The region's "stacks" member: null without stacks (doc/report-json.md). */
+static json_t *json_stacks(const struct recording_process *p, unsigned thread,
+			   const struct recording_region *region, const struct analysis *a,
+			   struct stack_names *names)
 {
+	struct stackview view;
+	const uint32_t *group;
+	uint32_t groups;
+	json_t *o;
+
+	if (!names)
+		return json_null();
+	if (stack_names_groups(names, thread, &group, &groups) ||
+	    stackview_compute(&p->threads[thread], region, a, group, groups, &view))
+		return NULL;
+	o = stackview_json(p, &view, names, thread);
+	stackview_free(&view);
+	return o;
+}
+
+static json_t *json_region(const struct recording_process *p, unsigned thread,
+			   const struct recording_region *region, const struct region_result *rr,
+			   const struct analysis *a, bool with_iterations, struct stack_names *names)
+{
+	const struct recording_thread *t = &p->threads[thread];
 	json_t *o = json_object(), *counters = json_object();
 	const struct stats_summary *s = &a->all_stats;
 
@@ -1100,6 +1214,7 @@ static json_t *json_region(const struct recording_process *p, const struct recor
 	json_set(o, "dropped", json_u64(t->dropped));
 	json_set(o, "lost_records", json_u64(t->lost_records));
 	json_set(o, "truncated", json_boolean(p->is_truncated));
+	json_set(o, "stacks", json_stacks(p, thread, region, a, names));
 	if (with_iterations)
 		json_set(o, "per_iteration", json_per_iteration(p, region, a));
 	return o;
@@ -1123,7 +1238,12 @@ static int report_json(FILE *out, const struct recording *rec, bool with_iterati
 	json_set(root, "path", json_text(rec->path));
 	for (unsigned pi = 0; pi < rec->process_count && !json_failed; pi++) {
 		const struct recording_process *p = &rec->processes[pi];
+		struct stack_names *names = names_for(p, &err);
 
+		if (err) {
+			json_failed = true;
+			break;
+		}
 		json_add(processes, json_process(p));
 		for (unsigned ti = 0; ti < p->thread_count; ti++) {
 			const struct recording_thread *t = &p->threads[ti];
@@ -1135,11 +1255,12 @@ static int report_json(FILE *out, const struct recording *rec, bool with_iterati
 					json_failed = true;
 					break;
 				}
-				json_add(regions, json_region(p, t, &t->regions[ri], rr, &a,
-							      with_iterations));
+				json_add(regions, json_region(p, ti, &t->regions[ri], rr, &a,
+							      with_iterations, names));
 				analysis_free(&a);
 			}
 		}
+		stack_names_free(names);
 	}
 	json_set(root, "processes", processes);
 	json_set(root, "regions", regions);
@@ -1177,6 +1298,24 @@ static void csv_field(FILE *out, const char *s)
 	fputc('"', out);
 }
 
+/* The stack_samples and top_stack fields of iteration @i: empty without
+ * stacks; 0 and empty for an iteration whose stacks were not kept. */
+static void csv_stacks(FILE *out, const struct stack_names *stacks,
+		       const struct recording_region *r, size_t i, const uint32_t *group)
+{
+	uint64_t samples;
+	uint32_t top;
+
+	if (!stacks) {
+		fputs(",,", out);
+		return;
+	}
+	stackview_iteration(r, i, group, &samples, &top);
+	fprintf(out, ",%" PRIu64 ",", samples);
+	if (top != STACKVIEW_NO_GROUP)
+		csv_field(out, stack_names_folded(stacks, top));
+}
+
 static int report_csv(FILE *out, const struct recording *rec)
 {
 	/* The columns are the same for every row: the counters of the
@@ -1200,10 +1339,14 @@ static int report_csv(FILE *out, const struct recording *rec)
 		fputc(',', out);
 		csv_field(out, names[k]);
 	}
-	fputc('\n', out);
+	fputs(",stack_samples,top_stack\n", out);
 	for (unsigned pi = 0; pi < rec->process_count; pi++) {
 		const struct recording_process *p = &rec->processes[pi];
-		int column[ITP_MAX_COUNTERS * 4];
+		int column[ITP_MAX_COUNTERS * 4], err;
+		struct stack_names *stacks = names_for(p, &err);
+
+		if (err)
+			return err;
 
 		for (unsigned k = 0; k < name_count; k++) {
 			column[k] = -1;
@@ -1214,12 +1357,21 @@ static int report_csv(FILE *out, const struct recording *rec)
 		for (unsigned ti = 0; ti < p->thread_count; ti++) {
 			const struct recording_thread *t = &p->threads[ti];
 
+			const uint32_t *group = NULL;
+			uint32_t groups;
+
+			if (stacks && stack_names_groups(stacks, ti, &group, &groups)) {
+				stack_names_free(stacks);
+				return -ENOMEM;
+			}
 			for (unsigned ri = 0; ri < t->region_count; ri++) {
 				const struct recording_region *r = &t->regions[ri];
 				struct analysis a;
 
-				if (analysis_run_env(p, r, join_for(p, t->tid), &a))
+				if (analysis_run_env(p, r, join_for(p, t->tid), &a)) {
+					stack_names_free(stacks);
 					return -ENOMEM;
+				}
 				for (size_t i = 0; i < r->count; i++) {
 					double ns[ATTRIB_CAUSE_COUNT];
 					enum attrib_cause cause = analysis_explain(&a, r, i, ns);
@@ -1248,13 +1400,119 @@ static int report_csv(FILE *out, const struct recording *rec)
 						else
 							fprintf(out, ",%" PRIu64, v);
 					}
+					csv_stacks(out, stacks, r, i, group);
 					fputc('\n', out);
 				}
 				analysis_free(&a);
 			}
 		}
+		stack_names_free(stacks);
 	}
 	return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * Folded stacks (--flame)
+ */
+
+/* Is kept iteration @s of @r in @set? slow: warm-up and slow iterations
+ * with a cause, the ones the differential view explains; steady: the
+ * reference iterations that are not slow, kept for comparison. */
+static bool flame_takes(enum flame_set set, const struct analysis *a,
+			const struct recording_region *r, const struct recording_sampled *s)
+{
+	double ns[ATTRIB_CAUSE_COUNT];
+	size_t i = (size_t)s->iteration;
+
+	if (set == FLAME_ALL)
+		return true;
+	if (i >= r->count)
+		return false;
+	if (analysis_explain(a, r, i, ns) < ATTRIB_CAUSE_COUNT)
+		return set == FLAME_SLOW;
+	return set == FLAME_STEADY && a->ref_count && i >= a->ref_first && i <= a->ref_last &&
+	       !analysis_is_slow(a, r, i) && stackview_is_comparison(s);
+}
+
+static int flame_region(struct stackview_flame *flame, const struct report_options *opt,
+			const struct recording_process *p, uint32_t tid,
+			const struct recording_region *r,
+			const uint32_t *group, struct stack_names *names)
+{
+	const struct recording_region_stacks *st = &r->stacks;
+	struct analysis a;
+	int err = 0;
+
+	if (!st->count)
+		return 0;
+	if (analysis_run_env(p, r, join_for(p, tid), &a))
+		return -ENOMEM;
+	for (size_t k = 0; k < st->count && !err; k++) {
+		const struct recording_sampled *s = &st->iterations[k];
+
+		if (!flame_takes(opt->flame, &a, r, s))
+			continue;
+		for (uint32_t e = s->first; e < s->first + s->count && !err; e++) {
+			const struct recording_sample *x = &st->samples[e];
+
+			if (x->stack == RECORDING_NO_STACK ||
+			    (opt->flame_kind && x->kind != opt->flame_kind))
+				continue;
+			err = stackview_flame_add(flame, r->name,
+						  stack_names_folded(names, group[x->stack]),
+						  x->samples);
+		}
+	}
+	analysis_free(&a);
+	return err;
+}
+
+/* Every process's stacks of the set into @out. 0, -ENOMEM, -EIO, or
+ * -ENODATA when no process recorded stacks (with the reason in @why). */
+static int report_flame(FILE *out, const struct recording *rec, const struct report_options *opt,
+			char *why, size_t why_len)
+{
+	struct stackview_flame *flame = stackview_flame_new();
+	const char *error = NULL;
+	bool any = false;
+	int err = 0;
+
+	if (!flame)
+		return -ENOMEM;
+	for (unsigned pi = 0; pi < rec->process_count && !err; pi++) {
+		const struct recording_process *p = &rec->processes[pi];
+		struct stack_names *names = names_for(p, &err);
+
+		if (!names)
+			continue;
+		if (p->header.stacks_error && !error)
+			error = p->header.stacks_why[0] ? p->header.stacks_why
+							: strerror((int)p->header.stacks_error);
+		any |= !p->header.stacks_error;
+		for (unsigned ti = 0; ti < p->thread_count && !err; ti++) {
+			const struct recording_thread *t = &p->threads[ti];
+			const uint32_t *group;
+			uint32_t groups;
+
+			err = stack_names_groups(names, ti, &group, &groups);
+			for (unsigned ri = 0; ri < t->region_count && !err; ri++)
+				err = flame_region(flame, opt, p, t->tid, &t->regions[ri], group,
+						   names);
+		}
+		stack_names_free(names);
+	}
+	if (!err && !any) {
+		if (error)
+			snprintf(why, why_len, "%s: the shim could not capture call stacks: %s",
+				 rec->path, error);
+		else
+			snprintf(why, why_len, "%s has no call stacks", rec->path);
+		err = -ENODATA;
+	}
+	if (!err)
+		err = stackview_flame_print(flame, out);
+	stackview_flame_free(flame);
+	return err;
 }
 
 /* ------------------------------------------------------------------------
@@ -1266,6 +1524,8 @@ static int parse_options(int argc, char **argv, struct report_options *opt)
 	static const struct option longopts[] = {
 		{ "format", required_argument, NULL, 'f' },
 		{ "iterations", no_argument, NULL, 'i' },
+		{ "flame", required_argument, NULL, 'F' },
+		{ "flame-kind", required_argument, NULL, 'K' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -1294,12 +1554,42 @@ static int parse_options(int argc, char **argv, struct report_options *opt)
 		case 'i':
 			opt->with_iterations = true;
 			break;
+		case 'F':
+			if (!strcmp(optarg, "slow")) {
+				opt->flame = FLAME_SLOW;
+			} else if (!strcmp(optarg, "steady")) {
+				opt->flame = FLAME_STEADY;
+			} else if (!strcmp(optarg, "all")) {
+				opt->flame = FLAME_ALL;
+			} else {
+				cli_error("report: unknown --flame set '%s' (use slow, steady or all)",
+					  optarg);
+				return CLI_EXIT_BAD_INPUT;
+			}
+			break;
+		case 'K':
+			if (!strcmp(optarg, "fault")) {
+				opt->flame_kind = ITP_SAMPLE_FAULT;
+			} else if (!strcmp(optarg, "switch")) {
+				opt->flame_kind = ITP_SAMPLE_SWITCH;
+			} else if (!strcmp(optarg, "cpu")) {
+				opt->flame_kind = ITP_SAMPLE_CPU;
+			} else {
+				cli_error("report: unknown --flame-kind '%s' (use fault, switch or cpu)",
+					  optarg);
+				return CLI_EXIT_BAD_INPUT;
+			}
+			break;
 		case 'h':
 			fputs(report_usage, stdout);
 			return -1;
 		default:
 			if (optopt == 'f')
 				cli_error("report: --format needs a value (text, json or csv)");
+			else if (optopt == 'F')
+				cli_error("report: --flame needs a set (slow, steady or all)");
+			else if (optopt == 'K')
+				cli_error("report: --flame-kind needs a kind (fault, switch or cpu)");
 			else
 				cli_error("report: unknown option '%s' (run 'iterprof report "
 					  "--help')",
@@ -1309,6 +1599,10 @@ static int parse_options(int argc, char **argv, struct report_options *opt)
 	}
 	if (optind < argc)
 		opt->path = argv[optind++];
+	if (opt->flame_kind && opt->flame == FLAME_NONE) {
+		cli_error("report: --flame-kind goes with --flame (run 'iterprof report --help')");
+		return CLI_EXIT_BAD_INPUT;
+	}
 	if (optind < argc) {
 		cli_error("report: one PATH at most, got '%s' too (run 'iterprof report "
 			  "--help')",
@@ -1356,21 +1650,29 @@ int cmd_report(int argc, char **argv)
 		return err == -ENOMEM ? CLI_EXIT_FAILURE : CLI_EXIT_BAD_INPUT;
 	}
 	report_env = load_env(opt.path);
-	switch (opt.format) {
-	case FORMAT_JSON:
-		err = report_json(stdout, rec, opt.with_iterations);
-		break;
-	case FORMAT_CSV:
-		err = report_csv(stdout, rec);
-		break;
-	default:
-		err = report_text(stdout, rec, opt.with_iterations, use_colour());
+	if (opt.flame != FLAME_NONE) {
+		err = report_flame(stdout, rec, &opt, why, sizeof(why));
+	} else {
+		switch (opt.format) {
+		case FORMAT_JSON:
+			err = report_json(stdout, rec, opt.with_iterations);
+			break;
+		case FORMAT_CSV:
+			err = report_csv(stdout, rec);
+			break;
+		default:
+			err = report_text(stdout, rec, opt.with_iterations, use_colour());
+		}
 	}
 	recording_free(rec);
 	if (report_env) {
 		env_timeline_free(report_env);
 		free(report_env);
 		report_env = NULL;
+	}
+	if (err == -ENODATA) {
+		cli_error("report: %s (record with --stacks=slow or all)", why);
+		return CLI_EXIT_BAD_INPUT;
 	}
 	if (err == -ENOMEM) {
 		cli_error("report: out of memory (report fewer iterations, or on a "

@@ -32,6 +32,8 @@ static void region_free(struct recording_region *region)
 	column_free(&region->flags);
 	for (unsigned c = 0; c < ITP_MAX_COUNTERS; c++)
 		column_free(&region->values[c]);
+	free(region->stacks.iterations);
+	free(region->stacks.samples);
 }
 
 static void thread_free(struct recording_thread *thread)
@@ -42,6 +44,8 @@ static void thread_free(struct recording_thread *thread)
 	for (unsigned i = 0; i < thread->note_count; i++)
 		free(thread->notes[i]);
 	free(thread->notes);
+	free(thread->stacks);
+	free(thread->frames);
 }
 
 static void function_free(struct recording_function *f)
@@ -60,6 +64,9 @@ static void process_free(struct recording_process *process)
 	for (unsigned i = 0; i < process->function_count; i++)
 		function_free(&process->functions[i]);
 	free(process->functions);
+	for (unsigned i = 0; i < process->module_count; i++)
+		free(process->modules[i].path);
+	free(process->modules);
 	free(process->file);
 }
 
@@ -91,6 +98,62 @@ static int grow(void **ptr, size_t count, size_t size)
 		return -ENOMEM;
 	*ptr = p;
 	return 0;
+}
+
+/* Make room for @more elements of @size bytes after @count in *@ptr of
+ * *@capacity, doubling. 0 or -ENOMEM (nothing changed). */
+static int reserve(void **ptr, size_t *capacity, size_t count, size_t more, size_t size)
+{
+	size_t want = *capacity ? *capacity : 16;
+
+	if (count + more <= *capacity)
+		return 0;
+	while (want < count + more)
+		want *= 2;
+	if (grow(ptr, want, size))
+		return -ENOMEM;
+	*capacity = want;
+	return 0;
+}
+
+/* Shrink *@ptr to @count elements: the doubling's spare half is only
+ * needed while reading. */
+static void fit(void **ptr, size_t *capacity, size_t count, size_t size)
+{
+	if (count < *capacity && count && !grow(ptr, count, size))
+		*capacity = count;
+}
+
+const struct recording_sampled *recording_sampled_of(const struct recording_region *region,
+						     size_t i)
+{
+	const struct recording_region_stacks *st = &region->stacks;
+	size_t lo = 0, hi = st->count;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (st->iterations[mid].iteration < i)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < st->count && st->iterations[lo].iteration == i ? &st->iterations[lo] : NULL;
+}
+
+long recording_stack_index(const struct recording_thread *thread, uint32_t id)
+{
+	size_t lo = 0, hi = thread->stack_count;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (thread->stacks[mid].id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < thread->stack_count && thread->stacks[lo].id == id ? (long)lo : -1;
 }
 
 /* Set the start column of @region to @capacity entries (grow or shrink);
@@ -179,6 +242,21 @@ struct load_part {
 	 * iterations had when no REGION record of this part named it (the
 	 * part before may have), else -1 */
 	int *unresolved;
+	bool records_before_iteration; /* leading is taken */
+	unsigned module_count;
+	struct recording_module *modules;
+	/* The ITERATION record read last, which a SAMPLES record after it
+	 * belongs to. */
+	struct {
+		bool is_set;
+		bool has_samples; /* a SAMPLES record took it already */
+		uint32_t depth;
+		int region;
+		size_t index;
+	} last;
+	/* In a continuation, a SAMPLES record before any ITERATION: it
+	 * belongs to the last iteration of the part before (joined then). */
+	struct recording_region_stacks leading;
 	uint64_t records;
 	uint32_t first_seq, last_seq;
 	uint64_t first_offset;
@@ -194,6 +272,11 @@ static void part_free(struct load_part *lp)
 	free(lp->functions);
 	free(lp->region_of_id);
 	free(lp->unresolved);
+	for (unsigned i = 0; i < lp->module_count; i++)
+		free(lp->modules[i].path);
+	free(lp->modules);
+	free(lp->leading.iterations);
+	free(lp->leading.samples);
 }
 
 /* Note region @idx of @lp's thread as named (-1) or standing for @id. */
@@ -251,6 +334,143 @@ static int part_region_of(struct load_part *lp, uint16_t id)
 	return part_bind(lp, id, idx) ? -ENOMEM : idx;
 }
 
+/* Append a kept iteration (@iteration) with the entries of SAMPLES record
+ * @rec to @st; stack ids are resolved when the thread is whole. Entries of
+ * kinds a newer shim added are left out. 0 or -ENOMEM. */
+static int stacks_append(struct recording_region_stacks *st, uint64_t iteration,
+			 const struct trace_record *rec)
+{
+	struct recording_sampled *s;
+
+	if (reserve((void **)&st->iterations, &st->capacity, st->count, 1,
+		    sizeof(*st->iterations)) ||
+	    reserve((void **)&st->samples, &st->sample_capacity, st->sample_count,
+		    rec->samples.count, sizeof(*st->samples)))
+		return -ENOMEM;
+	if (st->sample_count + rec->samples.count > UINT32_MAX)
+		return -ENOMEM; /* entries are indexed by 32 bits */
+	s = &st->iterations[st->count++];
+	s->iteration = iteration;
+	s->first = (uint32_t)st->sample_count;
+	s->count = 0;
+	s->lost = rec->samples.lost;
+	s->kept = rec->samples.kept;
+	for (uint32_t i = 0; i < rec->samples.count; i++) {
+		struct trace_sample_entry e;
+
+		trace_samples_entry(rec, i, &e);
+		if (e.kind < ITP_SAMPLE_FAULT || e.kind > ITP_SAMPLE_KIND_MAX)
+			continue;
+		st->samples[st->sample_count++] = (struct recording_sample){
+			.stack = e.stack_id, .kind = e.kind, .samples = e.samples };
+		s->count++;
+	}
+	return 0;
+}
+
+/* Append @from's kept iterations to @to, their iteration indexes moved by
+ * @offset. 0 or -ENOMEM. */
+static int stacks_join(struct recording_region_stacks *to,
+		       const struct recording_region_stacks *from, uint64_t offset)
+{
+	size_t base = to->sample_count;
+
+	if (!from->count)
+		return 0;
+	if (reserve((void **)&to->iterations, &to->capacity, to->count, from->count,
+		    sizeof(*to->iterations)) ||
+	    reserve((void **)&to->samples, &to->sample_capacity, to->sample_count,
+		    from->sample_count, sizeof(*to->samples)) ||
+	    base + from->sample_count > UINT32_MAX)
+		return -ENOMEM;
+	if (from->sample_count)
+		memcpy(to->samples + base, from->samples,
+		       from->sample_count * sizeof(*from->samples));
+	to->sample_count += from->sample_count;
+	for (size_t i = 0; i < from->count; i++) {
+		struct recording_sampled s = from->iterations[i];
+
+		s.iteration += offset;
+		s.first += (uint32_t)base;
+		to->iterations[to->count++] = s;
+	}
+	return 0;
+}
+
+static uint64_t samples_total(const struct trace_record *rec)
+{
+	uint64_t n = 0;
+
+	for (uint32_t i = 0; i < rec->samples.count; i++) {
+		struct trace_sample_entry e;
+
+		trace_samples_entry(rec, i, &e);
+		n += e.samples;
+	}
+	return n;
+}
+
+/* A SAMPLES record: to the outermost iteration read just before it. */
+static int part_samples(struct load_part *lp, const struct trace_record *rec)
+{
+	struct recording_thread *thread = &lp->thread;
+
+	if (!lp->last.is_set && lp->is_continuation && !lp->records_before_iteration) {
+		lp->records_before_iteration = true;
+		return stacks_append(&lp->leading, 0, rec);
+	}
+	/* Its iteration lost (a seq gap) or dropped, nested (a damaged
+	 * trace), or given samples already: nowhere to put them. */
+	if (!lp->last.is_set || lp->last.depth || lp->last.has_samples) {
+		thread->orphan_samples += samples_total(rec);
+		return 0;
+	}
+	lp->last.has_samples = true;
+	return stacks_append(&thread->regions[lp->last.region].stacks, lp->last.index, rec);
+}
+
+/* A STACK record: its frames to the thread's. */
+static int part_stack(struct load_part *lp, const struct trace_record *rec)
+{
+	struct recording_thread *t = &lp->thread;
+	unsigned n = rec->stack.frame_count;
+
+	if (reserve((void **)&t->stacks, &t->stack_capacity, t->stack_count, 1,
+		    sizeof(*t->stacks)) ||
+	    reserve((void **)&t->frames, &t->frame_capacity, t->frame_count, n,
+		    sizeof(*t->frames)) ||
+	    t->frame_count + n > UINT32_MAX)
+		return -ENOMEM;
+	t->stacks[t->stack_count++] = (struct recording_stack){
+		.id = rec->stack.id,
+		.first_frame = (uint32_t)t->frame_count,
+		.frame_count = (uint16_t)n,
+		.flags = rec->stack.flags,
+	};
+	for (unsigned i = 0; i < n; i++)
+		t->frames[t->frame_count++] = trace_stack_frame(rec, i);
+	return 0;
+}
+
+static int part_module(struct load_part *lp, const struct trace_record *rec)
+{
+	struct recording_module m = {
+		.start = rec->module.start,
+		.end = rec->module.end,
+		.bias = rec->module.bias,
+		.build_id_len = rec->module.build_id_len,
+	};
+
+	memcpy(m.build_id, rec->module.build_id, m.build_id_len);
+	m.path = strndup(rec->module.path, rec->module.path_len);
+	if (!m.path || grow((void **)&lp->modules, lp->module_count + 1, sizeof(*lp->modules))) {
+		free(m.path);
+		return -ENOMEM;
+	}
+	lp->modules[lp->module_count++] = m;
+	return 0;
+}
+
 /* Read @lp's chunks into it; sets lp->err (0 or -errno, lp->why). */
 static void load_part(struct load_part *lp)
 {
@@ -280,6 +500,24 @@ static void load_part(struct load_part *lp)
 			if (idx < 0 || region_append(&thread->regions[idx], lp->process, &rec))
 				goto nomem;
 			thread->iterations++;
+			lp->last.is_set = true;
+			lp->last.has_samples = false;
+			lp->last.depth = rec.iteration.depth;
+			lp->last.region = idx;
+			lp->last.index = thread->regions[idx].count - 1;
+			lp->records_before_iteration = true;
+			break;
+		case ITP_REC_MODULE:
+			if (part_module(lp, &rec))
+				goto nomem;
+			break;
+		case ITP_REC_STACK:
+			if (part_stack(lp, &rec))
+				goto nomem;
+			break;
+		case ITP_REC_SAMPLES:
+			if (part_samples(lp, &rec))
+				goto nomem;
 			break;
 		case ITP_REC_DROPPED:
 			thread->dropped += rec.dropped.count;
@@ -343,7 +581,8 @@ static int region_join(struct recording_region *to, struct recording_region *fro
 {
 	if (!from->count)
 		return 0;
-	if (region_reserve(to, to->count + from->count))
+	if (region_reserve(to, to->count + from->count) ||
+	    stacks_join(&to->stacks, &from->stacks, to->count))
 		return -ENOMEM;
 	memcpy(to->start_ns + to->count, from->start_ns, from->count * sizeof(*to->start_ns));
 	if (column_append(&to->duration_ns, &from->duration_ns) ||
@@ -391,6 +630,45 @@ static int part_join(struct load_part *lp, struct load_part *next)
 	}
 	if (!t->name[0])
 		memcpy(t->name, u->name, sizeof(t->name));
+	/* samples written at the top of the next part's first chunk belong
+	 * to this part's last iteration */
+	if (next->leading.count) {
+		uint64_t n = 0;
+
+		for (size_t i = 0; i < next->leading.sample_count; i++)
+			n += next->leading.samples[i].samples;
+		if (!lp->last.is_set || lp->last.depth || lp->last.has_samples) {
+			t->orphan_samples += n;
+		} else {
+			lp->last.has_samples = true;
+			if (stacks_join(&t->regions[lp->last.region].stacks, &next->leading,
+					lp->last.index))
+				return -ENOMEM;
+		}
+	}
+	t->orphan_samples += u->orphan_samples;
+	if (u->stack_count) {
+		if (reserve((void **)&t->stacks, &t->stack_capacity, t->stack_count, u->stack_count,
+			    sizeof(*t->stacks)) ||
+		    reserve((void **)&t->frames, &t->frame_capacity, t->frame_count,
+			    u->frame_count, sizeof(*t->frames)) ||
+		    t->frame_count + u->frame_count > UINT32_MAX)
+			return -ENOMEM;
+		for (size_t i = 0; i < u->stack_count; i++) {
+			struct recording_stack st = u->stacks[i];
+
+			st.first_frame += (uint32_t)t->frame_count;
+			t->stacks[t->stack_count++] = st;
+		}
+		memcpy(t->frames + t->frame_count, u->frames, u->frame_count * sizeof(*u->frames));
+		t->frame_count += u->frame_count;
+	}
+	for (unsigned i = 0; i < next->module_count; i++) {
+		if (grow((void **)&lp->modules, lp->module_count + 1, sizeof(*lp->modules)))
+			return -ENOMEM;
+		lp->modules[lp->module_count++] = next->modules[i];
+		next->modules[i].path = NULL;
+	}
 	t->iterations += u->iterations;
 	t->dropped += u->dropped;
 	t->lost_records += u->lost_records;
@@ -419,6 +697,52 @@ static int part_join(struct load_part *lp, struct load_part *next)
 		idx = part_named_region(lp, t, name, strlen(name));
 		if (idx < 0 || region_join(&t->regions[idx], from))
 			return -ENOMEM;
+	}
+	return 0;
+}
+
+static int stack_compare(const void *a, const void *b)
+{
+	const struct recording_stack *x = a, *y = b;
+
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* The thread is whole: sort its stacks by id for lookups and point its
+ * samples at them. 0, -EINVAL (a stack id written twice) or -ENOMEM. */
+static int thread_finish_stacks(struct recording_thread *thread, const char *file, char *why,
+				size_t why_len)
+{
+	if (thread->stack_count) /* qsort of NULL is undefined, even of 0 */
+		qsort(thread->stacks, thread->stack_count, sizeof(*thread->stacks), stack_compare);
+	for (size_t i = 1; i < thread->stack_count; i++)
+		if (thread->stacks[i].id == thread->stacks[i - 1].id) {
+			/* the shim writes each stack once: its samples could
+			 * not say which of the two they mean */
+			snprintf(why, why_len, "%s: thread %" PRIu32 ": stack id %" PRIu32
+				 " written twice", file, thread->tid, thread->stacks[i].id);
+			return -EINVAL;
+		}
+	fit((void **)&thread->stacks, &thread->stack_capacity, thread->stack_count,
+	    sizeof(*thread->stacks));
+	fit((void **)&thread->frames, &thread->frame_capacity, thread->frame_count,
+	    sizeof(*thread->frames));
+	for (unsigned r = 0; r < thread->region_count; r++) {
+		struct recording_region_stacks *st = &thread->regions[r].stacks;
+
+		for (size_t i = 0; i < st->sample_count; i++) {
+			long k = recording_stack_index(thread, st->samples[i].stack);
+
+			if (k < 0) { /* its STACK record was lost */
+				thread->orphan_samples += st->samples[i].samples;
+				st->samples[i].stack = RECORDING_NO_STACK;
+			} else {
+				st->samples[i].stack = (uint32_t)k;
+			}
+		}
+		fit((void **)&st->iterations, &st->capacity, st->count, sizeof(*st->iterations));
+		fit((void **)&st->samples, &st->sample_capacity, st->sample_count,
+		    sizeof(*st->samples));
 	}
 	return 0;
 }
@@ -489,7 +813,22 @@ static int load_thread(struct recording_process *process, struct recording_threa
 		process->functions[process->function_count++] = part[0].functions[i];
 		memset(&part[0].functions[i], 0, sizeof(part[0].functions[i]));
 	}
+	if (part[0].module_count) {
+		if (grow((void **)&process->modules, process->module_count + part[0].module_count,
+			 sizeof(*process->modules))) {
+			part_free(&part[0]);
+			snprintf(why, why_len, "%s: out of memory", trace_reader_name(reader));
+			return -ENOMEM;
+		}
+		memcpy(process->modules + process->module_count, part[0].modules,
+		       part[0].module_count * sizeof(*part[0].modules));
+		process->module_count += part[0].module_count;
+		part[0].module_count = 0;
+	}
 	part_free(&part[0]);
+	err = thread_finish_stacks(thread, trace_reader_name(reader), why, why_len);
+	if (err)
+		return err;
 	for (unsigned i = 0; i < thread->region_count; i++) {
 		struct recording_region *region = &thread->regions[i];
 

@@ -13,6 +13,8 @@
 #include "iterprof/trace-format.h"
 #include "trace-reader.h"
 
+#define RECORDING_NO_STACK UINT32_MAX
+
 struct recording_summary {
 	unsigned processes;        /* trace files (process images) */
 	unsigned threads;          /* threads that wrote at least one record */
@@ -59,6 +61,55 @@ struct recording_counter {
 	char why[81];     /* why it does not count ("" if it does) */
 };
 
+/*
+ * Call stacks (trace format 1.4, doc/stacks.md).
+ *
+ * A region keeps the samples of those of its outermost iterations the shim
+ * kept stacks for (warm-up, slow, a reservoir of the others, or all): one
+ * recording_sampled per such iteration, in iteration order, over a shared
+ * array of (stack, kind, count) entries. 24 bytes per kept iteration and 8
+ * per entry: the shim keeps a few hundred iterations by default, and even
+ * --stacks=all of 10 million iterations with 3 entries each stays under
+ * half a gigabyte.
+ */
+struct recording_sample {
+	uint32_t stack;   /* index in the thread's stacks[]; RECORDING_NO_STACK
+			     while reading (then the stack id) */
+	uint8_t kind;     /* ITP_SAMPLE_* */
+	uint16_t samples;
+};
+
+struct recording_sampled {
+	uint64_t iteration; /* 0-based index in the region */
+	uint32_t first;     /* its entries: samples[first .. first + count - 1] */
+	uint32_t count;
+	uint16_t lost;      /* samples the shim could not store or unwind */
+	uint16_t kept;      /* ITP_KEPT_*: why the shim kept them */
+};
+
+struct recording_region_stacks {
+	size_t count, capacity;          /* of iterations[] */
+	struct recording_sampled *iterations;
+	size_t sample_count, sample_capacity; /* of samples[] */
+	struct recording_sample *samples;
+};
+
+/* A distinct call stack of a thread (ITP_REC_STACK). */
+struct recording_stack {
+	uint32_t id;          /* as in the trace: 1, 2, 3... */
+	uint32_t first_frame; /* frames[first_frame ..] of the thread */
+	uint16_t frame_count;
+	uint16_t flags;       /* ITP_STACK_* */
+};
+
+/* An object mapped in a process image (ITP_REC_MODULE). */
+struct recording_module {
+	uint64_t start, end, bias;
+	char *path;           /* owned; "" for the vdso or no file */
+	uint8_t build_id[ITP_MODULE_BUILD_ID_MAX];
+	uint8_t build_id_len;
+};
+
 /* One region of one thread: its iterations, in the order they ended.
  * Durations, flags and counter values are columns of the narrowest width
  * that holds them (column.h); read them with the recording_* accessors. */
@@ -74,7 +125,13 @@ struct recording_region {
 	struct column values[ITP_MAX_COUNTERS];
 	bool has_values[ITP_MAX_COUNTERS];
 	uint32_t min_depth;    /* nesting depth: 0 = outermost */
+	struct recording_region_stacks stacks; /* empty without stacks */
 };
+
+/* The kept iteration @i of @region (index in region->stacks.iterations),
+ * or NULL when the shim kept no stacks for it. O(log kept). */
+const struct recording_sampled *recording_sampled_of(const struct recording_region *region,
+						     size_t i);
 
 static inline uint64_t recording_duration(const struct recording_region *region, size_t i)
 {
@@ -104,7 +161,21 @@ struct recording_thread {
 	struct recording_region *regions; /* in order of first use */
 	unsigned note_count;
 	char **notes;          /* NOTE records, in order */
+	/* STACK records, sorted by id (look one up with
+	 * recording_stack_index); frames of all of them in one array,
+	 * innermost first per stack */
+	size_t stack_count, stack_capacity;
+	struct recording_stack *stacks;
+	size_t frame_count, frame_capacity;
+	uint64_t *frames;
+	/* samples whose stack is not in the trace (a lost STACK record) or
+	 * whose iteration is (a lost or dropped ITERATION): counted here,
+	 * left out of the regions */
+	uint64_t orphan_samples;
 };
+
+/* Index in @thread->stacks of the stack with trace id @id, or -1. */
+long recording_stack_index(const struct recording_thread *thread, uint32_t id);
 
 struct recording_process {
 	char *file;            /* path of the trace file */
@@ -131,6 +202,8 @@ struct recording_process {
 	struct recording_thread *threads; /* in the order they started writing */
 	unsigned function_count;
 	struct recording_function *functions; /* in the order the shim wrote them */
+	unsigned module_count;
+	struct recording_module *modules; /* in the order the shim wrote them */
 };
 
 /* What became of a `-f PATTERN` in a process image (ITP_REC_FUNCTION). */

@@ -204,6 +204,21 @@ static int parse_header(struct trace_reader *r, char *why, size_t why_len)
 	copy_field(info->cmdline, d + ITP_OFF_CMDLINE, ITP_CMDLINE_LEN);
 	copy_field(info->counters_note, d + ITP_OFF_COUNTERS_NOTE, ITP_COUNTERS_NOTE_LEN);
 
+	/* The stacks fields were reserved zeros before 1.4: reading them
+	 * there would give the same answer, but only by luck. */
+	if (info->version_minor >= 4) {
+		info->stacks_mode = le32(d + ITP_OFF_STACKS_MODE);
+		info->stacks_error = le32(d + ITP_OFF_STACKS_ERROR);
+		info->fault_period = le32(d + ITP_OFF_FAULT_PERIOD);
+		info->cpu_period_us = le32(d + ITP_OFF_CPU_PERIOD_US);
+		info->stack_copy_bytes = le32(d + ITP_OFF_STACK_COPY_BYTES);
+		copy_field(info->stacks_why, d + ITP_OFF_STACKS_WHY, ITP_STACKS_WHY_LEN);
+		if (info->stacks_mode > ITP_STACKS_ALL && info->version_minor <= ITP_VERSION_MINOR)
+			return reader_fail(r, why, why_len, ITP_OFF_STACKS_MODE, -EINVAL,
+					   "unknown stacks mode %" PRIu32 " (at most %u)",
+					   info->stacks_mode, ITP_STACKS_ALL);
+	}
+
 	for (uint32_t i = 0; i < info->counter_count; i++) {
 		const unsigned char *cd = d + itp_counter_desc_offset(i);
 		struct trace_counter *c = &info->counters[i];
@@ -518,6 +533,111 @@ static void cursor_next_chunk(struct trace_cursor *c)
 	c->drop_first = c->chunk;
 }
 
+/* ITP_REC_MODULE of rec->size >= ITP_MODULE_OFF_STRINGS bytes at @p. */
+static int decode_module(const struct trace_reader *r, const unsigned char *p,
+			 struct trace_record *rec, char *why, size_t why_len)
+{
+	uint32_t need;
+
+	rec->module.start = le64(p + ITP_MODULE_OFF_START);
+	rec->module.end = le64(p + ITP_MODULE_OFF_END);
+	rec->module.bias = le64(p + ITP_MODULE_OFF_BIAS);
+	rec->module.path_len = le16(p + ITP_MODULE_OFF_PATH_LEN);
+	rec->module.build_id_len = p[ITP_MODULE_OFF_BUILD_ID_LEN];
+	if (rec->module.build_id_len > ITP_MODULE_BUILD_ID_MAX)
+		return reader_fail(r, why, why_len, rec->offset, -EINVAL,
+				   "module build-id of %u bytes (at most %u)",
+				   rec->module.build_id_len, ITP_MODULE_BUILD_ID_MAX);
+	/* build-id, path, then the path's NUL */
+	need = ITP_MODULE_OFF_STRINGS + (uint32_t)rec->module.build_id_len +
+	       rec->module.path_len + 1;
+	if (need > rec->size)
+		return reader_fail(r, why, why_len, rec->offset, -EINVAL,
+				   "module record needs %" PRIu32 " bytes, has %" PRIu32, need,
+				   rec->size);
+	/* The symboliser places the module by this range; an empty or
+	 * inverted one cannot hold an address. */
+	if (rec->module.start >= rec->module.end)
+		return reader_fail(r, why, why_len, rec->offset, -EINVAL,
+				   "module range 0x%" PRIx64 "-0x%" PRIx64 " is empty",
+				   rec->module.start, rec->module.end);
+	rec->module.build_id = p + ITP_MODULE_OFF_STRINGS;
+	rec->module.path = (const char *)p + ITP_MODULE_OFF_STRINGS + rec->module.build_id_len;
+	return 0;
+}
+
+/* ITP_REC_STACK of rec->size >= ITP_STACK_OFF_FRAMES bytes at @p. */
+static int decode_stack(const struct trace_reader *r, const unsigned char *p,
+			struct trace_record *rec, char *why, size_t why_len)
+{
+	rec->stack.id = le32(p + ITP_STACK_OFF_ID);
+	rec->stack.frame_count = le16(p + ITP_STACK_OFF_FRAME_COUNT);
+	rec->stack.flags = le16(p + ITP_STACK_OFF_FLAGS);
+	rec->stack.frames = p + ITP_STACK_OFF_FRAMES;
+	if (!rec->stack.id)
+		return reader_fail(r, why, why_len, rec->offset, -EINVAL,
+				   "stack id 0 (ids start at 1)");
+	if (!rec->stack.frame_count || rec->stack.frame_count > ITP_STACK_MAX_FRAMES)
+		return reader_fail(r, why, why_len, rec->offset, -EINVAL,
+				   "stack of %u frames (1 to %u)", rec->stack.frame_count,
+				   ITP_STACK_MAX_FRAMES);
+	if (ITP_STACK_OFF_FRAMES + 8u * rec->stack.frame_count > rec->size)
+		return reader_fail(r, why, why_len, rec->offset, -EINVAL,
+				   "stack of %u frames in a %" PRIu32 "-byte record",
+				   rec->stack.frame_count, rec->size);
+	return 0;
+}
+
+/* ITP_REC_SAMPLES of rec->size >= ITP_SAMPLES_OFF_ENTRIES bytes at @p. */
+static int decode_samples(const struct trace_reader *r, const unsigned char *p,
+			  struct trace_record *rec, char *why, size_t why_len)
+{
+	rec->samples.count = le32(p + ITP_SAMPLES_OFF_COUNT);
+	rec->samples.lost = le16(p + ITP_SAMPLES_OFF_LOST);
+	rec->samples.kept = le16(p + ITP_SAMPLES_OFF_KEPT);
+	rec->samples.entries = p + ITP_SAMPLES_OFF_ENTRIES;
+	/* 64 bits: a damaged count times 8 must not wrap */
+	if (ITP_SAMPLES_OFF_ENTRIES + (uint64_t)ITP_SAMPLES_ENTRY_SIZE * rec->samples.count >
+	    rec->size)
+		return reader_fail(r, why, why_len, rec->offset, -EINVAL,
+				   "%" PRIu32 " sample entries in a %" PRIu32 "-byte record",
+				   rec->samples.count, rec->size);
+	for (uint32_t i = 0; i < rec->samples.count; i++) {
+		const unsigned char *e = rec->samples.entries + (size_t)i * ITP_SAMPLES_ENTRY_SIZE;
+		uint8_t kind = e[4];
+
+		if (!le32(e))
+			return reader_fail(r, why, why_len, rec->offset + ITP_SAMPLES_OFF_ENTRIES +
+					   (uint64_t)i * ITP_SAMPLES_ENTRY_SIZE, -EINVAL,
+					   "sample entry %" PRIu32 " names stack 0", i);
+		/* a newer minor may add kinds; readers skip those */
+		if ((kind < ITP_SAMPLE_FAULT || kind > ITP_SAMPLE_KIND_MAX) &&
+		    r->info.version_minor <= ITP_VERSION_MINOR)
+			return reader_fail(r, why, why_len, rec->offset + ITP_SAMPLES_OFF_ENTRIES +
+					   (uint64_t)i * ITP_SAMPLES_ENTRY_SIZE, -EINVAL,
+					   "sample entry %" PRIu32 " of unknown kind %u", i, kind);
+	}
+	return 0;
+}
+
+uint64_t trace_stack_frame(const struct trace_record *rec, unsigned i)
+{
+	assert(rec->type == ITP_REC_STACK && i < rec->stack.frame_count);
+	return le64(rec->stack.frames + 8 * (size_t)i);
+}
+
+void trace_samples_entry(const struct trace_record *rec, uint32_t i,
+			 struct trace_sample_entry *entry)
+{
+	const unsigned char *e;
+
+	assert(rec->type == ITP_REC_SAMPLES && i < rec->samples.count);
+	e = rec->samples.entries + (size_t)i * ITP_SAMPLES_ENTRY_SIZE;
+	entry->stack_id = le32(e);
+	entry->kind = e[4];
+	entry->samples = le16(e + 6);
+}
+
 /* Decode the payload of a record whose header has been checked; 0 or
  * -EINVAL. @p points at the record, @size bytes of it are in the chunk. */
 static int decode_record(const struct trace_cursor *c, const struct trace_chunk *ch,
@@ -598,6 +718,18 @@ static int decode_record(const struct trace_cursor *c, const struct trace_chunk 
 		rec->function.reason = rec->function.module + rec->function.module_len + 1;
 		return 0;
 	}
+	case ITP_REC_MODULE:
+		if (size < ITP_MODULE_OFF_STRINGS)
+			break;
+		return decode_module(r, p, rec, why, why_len);
+	case ITP_REC_STACK:
+		if (size < ITP_STACK_OFF_FRAMES)
+			break;
+		return decode_stack(r, p, rec, why, why_len);
+	case ITP_REC_SAMPLES:
+		if (size < ITP_SAMPLES_OFF_ENTRIES)
+			break;
+		return decode_samples(r, p, rec, why, why_len);
 	case ITP_REC_NOTE:
 		if (size < ITP_NOTE_OFF_TEXT)
 			break;
@@ -685,7 +817,11 @@ int trace_cursor_next(struct trace_cursor *c, struct trace_record *rec, char *wh
 			cursor_next_chunk(c);
 			continue;
 		}
-		if (type < ITP_REC_THREAD || type > ITP_REC_TYPE_MAX) {
+		/* The stack records came with 1.4: in an older file they are
+		 * damage like any unknown type. */
+		if (type < ITP_REC_THREAD || type > ITP_REC_TYPE_MAX ||
+		    (type >= ITP_REC_MODULE && type <= ITP_REC_SAMPLES &&
+		     r->info.version_minor < 4)) {
 			/* Newer minor versions may add record types; ours
 			 * cannot, so in a file of our minor it is damage. */
 			if (r->info.version_minor > ITP_VERSION_MINOR) {

@@ -58,6 +58,14 @@ struct trace_file_info {
 	uint32_t time_source;  /* ITP_TIME_* */
 	uint64_t tsc_hz;       /* with ITP_TIME_TSC */
 	uint64_t start_ns, start_realtime_ns, config_flags;
+	/* call stacks (since 1.4; all 0 in older files: stacks off) */
+	uint32_t stacks_mode;      /* ITP_STACKS_* */
+	uint32_t stacks_error;     /* errno why they were asked for and not
+				      captured, else 0 */
+	uint32_t fault_period;     /* one page fault in this many sampled */
+	uint32_t cpu_period_us;    /* an on-CPU sample every this many us */
+	uint32_t stack_copy_bytes; /* user stack copied per sample */
+	char stacks_why[ITP_STACKS_WHY_LEN + 1];
 	char host[ITP_HOST_LEN + 1];
 	char kernel[ITP_KERNEL_LEN + 1];
 	char cpu_model[ITP_CPU_MODEL_LEN + 1];
@@ -118,8 +126,48 @@ struct trace_record {
 			uint16_t pattern_len, name_len, module_len, reason_len;
 			const char *pattern, *name, *module, *reason;
 		} function;
+		/* ITP_REC_MODULE; build_id_len <= ITP_MODULE_BUILD_ID_MAX,
+		 * start < end */
+		struct {
+			uint64_t start, end, bias;
+			uint16_t path_len; /* 0: the vdso or no file */
+			uint8_t build_id_len;
+			const unsigned char *build_id;
+			const char *path;
+		} module;
+		/* ITP_REC_STACK; id != 0, 1 <= frame_count <=
+		 * ITP_STACK_MAX_FRAMES; read frames with trace_stack_frame() */
+		struct {
+			uint32_t id;
+			uint16_t frame_count;
+			uint16_t flags; /* ITP_STACK_* */
+			const unsigned char *frames;
+		} stack;
+		/* ITP_REC_SAMPLES; every entry has a stack id != 0 and, in a
+		 * file of a version this reader knows, a known kind; read them
+		 * with trace_samples_entry() */
+		struct {
+			uint32_t count;
+			uint16_t lost;
+			uint16_t kept; /* ITP_KEPT_* */
+			const unsigned char *entries;
+		} samples;
 	};
 };
+
+/* One entry of an ITP_REC_SAMPLES record. */
+struct trace_sample_entry {
+	uint32_t stack_id;
+	uint8_t kind;     /* ITP_SAMPLE_* */
+	uint16_t samples;
+};
+
+/* Frame @i (< frame_count) of an ITP_REC_STACK record: innermost first. */
+uint64_t trace_stack_frame(const struct trace_record *record, unsigned i);
+
+/* Entry @i (< count) of an ITP_REC_SAMPLES record. */
+void trace_samples_entry(const struct trace_record *record, uint32_t i,
+			 struct trace_sample_entry *entry);
 
 /* Where a thread's stream is; fill with trace_cursor_init(). */
 struct trace_cursor {

@@ -447,8 +447,9 @@ static void test_reasons(void)
 	expect_reason(&b, -EINVAL, want, "size not a multiple of 8");
 	tb_put32(&b, fx.a_thread_rec, ITP_RECORD_WORD(ITP_REC_ITERATION, 0));
 	expect_reason(&b, -EINVAL, "impossible record size 0", "type with size 0");
-	tb_put32(&b, fx.a_thread_rec, ITP_RECORD_WORD(9, 32));
-	snprintf(want, sizeof(want), "byte %zu: unknown record type 9", fx.a_thread_rec);
+	tb_put32(&b, fx.a_thread_rec, ITP_RECORD_WORD(ITP_REC_TYPE_MAX + 1, 32));
+	snprintf(want, sizeof(want), "byte %zu: unknown record type %u", fx.a_thread_rec,
+		 ITP_REC_TYPE_MAX + 1);
 	expect_reason(&b, -EINVAL, want, "unknown type");
 	tb_put32(&b, fx.a_thread_rec, ITP_RECORD_WORD(ITP_REC_THREAD, 16));
 	expect_reason(&b, -EINVAL, "too short for its type", "short THREAD");

@@ -308,6 +308,82 @@ static inline size_t tb_rec_note(struct tb *b, struct tb_chunk *c, uint32_t seq,
 	return tb_commit(b, off, ITP_REC_NOTE, size);
 }
 
+/* The header's call-stack fields (format 1.4). */
+static inline void tb_stacks(struct tb *b, uint32_t mode, uint32_t error, const char *why)
+{
+	tb_put32(b, ITP_OFF_STACKS_MODE, mode);
+	tb_put32(b, ITP_OFF_STACKS_ERROR, error);
+	tb_put32(b, ITP_OFF_FAULT_PERIOD, 1);
+	tb_put32(b, ITP_OFF_CPU_PERIOD_US, 100);
+	tb_put32(b, ITP_OFF_STACK_COPY_BYTES, 16384);
+	if (why)
+		tb_puts(b, ITP_OFF_STACKS_WHY, why, ITP_STACKS_WHY_LEN);
+}
+
+/* An ITP_REC_MODULE: build-id of @build_id_len bytes of @build_id, then
+ * the path. */
+static inline size_t tb_rec_module(struct tb *b, struct tb_chunk *c, uint32_t seq,
+				   uint64_t start, uint64_t end, uint64_t bias, const char *path,
+				   const uint8_t *build_id, uint8_t build_id_len)
+{
+	size_t len = strlen(path);
+	uint32_t size = (uint32_t)((ITP_MODULE_OFF_STRINGS + build_id_len + len + 1 + 7) &
+				   ~(size_t)7);
+	size_t off = tb_record(b, c, size, seq);
+
+	tb_put64(b, off + ITP_MODULE_OFF_START, start);
+	tb_put64(b, off + ITP_MODULE_OFF_END, end);
+	tb_put64(b, off + ITP_MODULE_OFF_BIAS, bias);
+	tb_put16(b, off + ITP_MODULE_OFF_PATH_LEN, (uint16_t)len);
+	b->buf[off + ITP_MODULE_OFF_BUILD_ID_LEN] = build_id_len;
+	memcpy(b->buf + off + ITP_MODULE_OFF_STRINGS, build_id, build_id_len);
+	memcpy(b->buf + off + ITP_MODULE_OFF_STRINGS + build_id_len, path, len);
+	return tb_commit(b, off, ITP_REC_MODULE, size);
+}
+
+/* An ITP_REC_STACK of @frame_count addresses, innermost first. */
+static inline size_t tb_rec_stack(struct tb *b, struct tb_chunk *c, uint32_t seq, uint32_t id,
+				  uint16_t flags, const uint64_t *frames, uint16_t frame_count)
+{
+	uint32_t size = ITP_STACK_OFF_FRAMES + 8u * frame_count;
+	size_t off = tb_record(b, c, size, seq);
+
+	tb_put32(b, off + ITP_STACK_OFF_ID, id);
+	tb_put16(b, off + ITP_STACK_OFF_FRAME_COUNT, frame_count);
+	tb_put16(b, off + ITP_STACK_OFF_FLAGS, flags);
+	for (unsigned i = 0; i < frame_count; i++)
+		tb_put64(b, off + ITP_STACK_OFF_FRAMES + 8 * i, frames[i]);
+	return tb_commit(b, off, ITP_REC_STACK, size);
+}
+
+/* One entry of an ITP_REC_SAMPLES record. */
+struct tb_sample {
+	uint32_t stack_id;
+	uint8_t kind;
+	uint16_t samples;
+};
+
+/* An ITP_REC_SAMPLES of @count entries, for the ITERATION before it. */
+static inline size_t tb_rec_samples(struct tb *b, struct tb_chunk *c, uint32_t seq,
+				    uint16_t lost, uint16_t kept, const struct tb_sample *e,
+				    uint32_t count)
+{
+	uint32_t size = ITP_SAMPLES_OFF_ENTRIES + ITP_SAMPLES_ENTRY_SIZE * count;
+	size_t off = tb_record(b, c, size, seq);
+
+	tb_put32(b, off + ITP_SAMPLES_OFF_COUNT, count);
+	tb_put16(b, off + ITP_SAMPLES_OFF_LOST, lost);
+	tb_put16(b, off + ITP_SAMPLES_OFF_KEPT, kept);
+	for (uint32_t i = 0; i < count; i++) {
+		size_t x = off + ITP_SAMPLES_OFF_ENTRIES + ITP_SAMPLES_ENTRY_SIZE * i;
+
+		tb_put32(b, x, e[i].stack_id);
+		b->buf[x + 4] = e[i].kind;
+		tb_put16(b, x + 6, e[i].samples);
+	}
+	return tb_commit(b, off, ITP_REC_SAMPLES, size);
+}
+
 /* The clean-exit footer, magic stored last. */
 static inline void tb_footer(struct tb *b, uint64_t iterations, uint64_t dropped)
 {
