@@ -48,6 +48,7 @@
 #include <unwind.h>
 
 #include "patch.h"
+#include "stacks.h"
 #include "shim.h"
 #include "symbols.h"
 
@@ -810,4 +811,30 @@ EXPORT void *dlopen(const char *file, int mode)
 		errno = saved_errno;
 	}
 	return handle;
+}
+
+/*
+ * For stacks.c: while a patched function runs, its caller's return address
+ * on the stack is patch_exit_trampoline, and an unwinder that meets it
+ * stops there (the trampoline's frame is not the caller's). In a sample's
+ * copy of the stack [sp, sp + size), put back the real return addresses:
+ * of the calls still open and of the one that just ended (the iteration
+ * whose samples these are; its entry is still in the array, above depth).
+ * A slot is rewritten only when the copy holds the trampoline there.
+ */
+void patch_restore_return_addresses(uint8_t *copy, uint64_t sp, uint64_t size)
+{
+	const struct shadow_stack *sh = &patch_shadow;
+	unsigned n = sh->depth < SHADOW_DEPTH ? sh->depth + 1 : SHADOW_DEPTH;
+
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t slot = (uint64_t)(uintptr_t)sh->entries[i].slot;
+		uintptr_t value;
+
+		if (slot < sp || slot + sizeof(value) > sp + size)
+			continue;
+		memcpy(&value, copy + (slot - sp), sizeof(value));
+		if (value == (uintptr_t)patch_exit_trampoline)
+			memcpy(copy + (slot - sp), &sh->entries[i].return_address, sizeof(value));
+	}
 }

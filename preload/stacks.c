@@ -413,6 +413,7 @@ struct stack_sampler {
 	uint64_t *arena;          /* ARENA_FRAMES */
 	uint32_t arena_used;
 	uint8_t scratch[65536];   /* a record that wraps around the ring */
+	uint8_t stack_buf[STACK_COPY_BYTES]; /* with -f: return addresses fixed */
 };
 
 /* The leader is the event the thread always keeps on during iterations;
@@ -848,6 +849,14 @@ static void take_sample(struct stack_sampler *s, const uint8_t *p, const uint8_t
 			v.stack_size = size;
 	}
 	v.sp = v.regs[7];
+	if (patch_is_active()) {
+		/* The ring's pages are read-only: fix a copy of the copy. */
+		if (v.stack_size > sizeof(s->stack_buf))
+			v.stack_size = sizeof(s->stack_buf);
+		memcpy(s->stack_buf, v.stack, v.stack_size);
+		v.stack = s->stack_buf;
+		patch_restore_return_addresses(s->stack_buf, v.sp, v.stack_size);
+	}
 	/* The user IP, not the sample's: a fault or a switch taken in the
 	 * kernel reports a kernel IP there. */
 	n = unwind(&v, v.regs[8], frames, &flags);

@@ -41,4 +41,9 @@ bool stacks_finish(struct stack_sampler *s, uint64_t duration_ns, struct chunk_c
 		   pid_t tid);
 bool stacks_write_samples(struct stack_sampler *s, struct chunk_cursor *c, pid_t tid);
 
+/* patch.c: the real return addresses of patched calls, put back into a
+ * sample's stack copy [sp, sp + size) in place of the exit trampoline. */
+void patch_restore_return_addresses(uint8_t *copy, uint64_t sp, uint64_t size);
+bool patch_is_active(void);
+
 #endif /* ITERPROF_STACKS_H */
