@@ -2,8 +2,8 @@
  * Call stacks of iterations (doc/stacks.md): where a thread faulted, went
  * off its CPU, or spent its CPU time inside an outermost iteration.
  *
- * How, and why this way. Each thread opens three software perf events in
- * one group writing into one ring buffer - page faults (1 in fault_period),
+ * How, and why this way. Each thread opens three software perf events
+ * writing into one ring buffer - page faults (1 in fault_period),
  * context switches (every one) and task-clock (every cpu_period_us) - each
  * sample carrying the user registers and a copy of the top of the user
  * stack (PERF_SAMPLE_REGS_USER | PERF_SAMPLE_STACK_USER). The kernel writes
@@ -249,19 +249,20 @@ static struct {
 	unw_addr_space_t as;
 } uw;
 
+/* perf's x86-64 user registers we ask for, and their order in a sample:
+ * AX BX CX DX SI DI BP SP IP (0-8) and R8-R15 (16-23). */
+#define REG_MASK_OF_ARCH 0xff01ffull
+#define REG_COUNT 17u
+
 /* What the accessors read: one sample. */
 struct sample_view {
-	const uint64_t *regs; /* PERF_REG_X86_* order, masked (below) */
+	uint64_t regs[REG_COUNT]; /* PERF_REG_X86_* order, masked */
 	const uint8_t *stack;
 	uint64_t stack_size;  /* valid bytes from sp */
 	uint64_t sp;
 	const struct module_table *modules;
 };
 
-/* perf's x86-64 user registers we ask for, and their order in a sample:
- * AX BX CX DX SI DI BP SP IP (0-8) and R8-R15 (16-23). */
-#define REG_MASK_OF_ARCH 0xff01ffull
-#define REG_COUNT 17u
 static int perf_index_of_unw(int reg)
 {
 	static const signed char map[17] = {
@@ -395,7 +396,7 @@ struct sample_entry {
 };
 
 struct stack_sampler {
-	int fd[3];             /* switches (leads, owns the ring), faults, task-clock */
+	int fd[3];             /* switches (owns the ring), faults, task-clock */
 	uint64_t id[3];        /* their sample ids */
 	uint8_t *ring;
 	size_t ring_bytes;     /* mapping: one meta page + data */
@@ -416,8 +417,8 @@ struct stack_sampler {
 	uint8_t stack_buf[STACK_COPY_BYTES]; /* with -f: return addresses fixed */
 };
 
-/* The leader is the event the thread always keeps on during iterations;
- * task-clock is last, toggled by itself. */
+/* Switches own the ring; task-clock is toggled by itself
+ * (cpu_sampling_wanted). */
 #define CPU_EVENT 2
 static const uint64_t sw_config[3] = {
 	PERF_COUNT_SW_CONTEXT_SWITCHES, PERF_COUNT_SW_PAGE_FAULTS, PERF_COUNT_SW_TASK_CLOCK,
@@ -478,8 +479,11 @@ static int sampler_open_events(struct stack_sampler *s, bool exclude_kernel)
 			errno = shim_config.inject_perf_errno;
 			return -errno;
 		}
-		s->fd[i] = (int)syscall(SYS_perf_event_open, &attr, 0, -1, i ? s->fd[0] : -1,
-					PERF_FLAG_FD_CLOEXEC);
+		/* Not a group: nothing toggles them together, and a task-clock
+		 * sibling of software events was seen enabled but never
+		 * running (time_running 0) in 3 runs out of 8 of one program,
+		 * on Linux 6.18. */
+		s->fd[i] = (int)syscall(SYS_perf_event_open, &attr, 0, -1, -1, PERF_FLAG_FD_CLOEXEC);
 		if (s->fd[i] < 0)
 			return -errno;
 		if (ioctl(s->fd[i], PERF_EVENT_IOC_ID, &s->id[i]) < 0)
@@ -772,7 +776,41 @@ static void count_sample(struct stack_sampler *s, uint32_t stack_id, uint8_t kin
 }
 
 #if STACKS_CAN_UNWIND
-static unsigned unwind(const struct sample_view *v, uint64_t ip, uint64_t *frames, uint16_t *flags)
+static bool in_module(const struct module_table *t, uint64_t addr)
+{
+	for (unsigned i = 0; t && i < t->count; i++) {
+		if (addr >= t->modules[i].start && addr < t->modules[i].end)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Out of a frame of code that no module holds (JIT code, an interpreter's
+ * generated code), by its frame pointer, or not at all. libunwind has no
+ * unwind information there and guesses (a leaf function's return address
+ * at the stack pointer, measured: it took a saved %rbp for a return
+ * address and skipped the caller); a frame-pointer chain inside the stack
+ * copy is the one guess that can be checked. Moves the registers of @v to
+ * the caller's frame: 0, or -1 when there is no plausible chain.
+ */
+static int step_by_frame_pointer(struct sample_view *v, uint64_t rsp, uint64_t rbp, uint64_t *ret)
+{
+	uint64_t saved_rbp;
+
+	if (rbp < rsp || rbp < v->sp || rbp + 16 > v->sp + v->stack_size)
+		return -1;
+	memcpy(&saved_rbp, v->stack + (rbp - v->sp), 8);
+	memcpy(ret, v->stack + (rbp - v->sp) + 8, 8);
+	if (!*ret)
+		return -1;
+	v->regs[8] = *ret;       /* IP */
+	v->regs[7] = rbp + 16;   /* SP: past the saved %rbp and the return address */
+	v->regs[6] = saved_rbp;  /* BP */
+	return 0;
+}
+
+static unsigned unwind(struct sample_view *v, uint64_t ip, uint64_t *frames, uint16_t *flags)
 {
 	unw_cursor_t cursor;
 	unsigned n = 0;
@@ -780,13 +818,35 @@ static unsigned unwind(const struct sample_view *v, uint64_t ip, uint64_t *frame
 
 	frames[n++] = ip;
 	*flags = 0;
-	if (uw.init_remote(&cursor, uw.as, (void *)v) < 0) {
+	if (uw.init_remote(&cursor, uw.as, v) < 0) {
 		*flags |= ITP_STACK_BROKEN;
 		return n;
 	}
 	for (;;) {
-		unw_word_t pc;
+		unw_word_t pc, rsp, rbp;
 
+		if (!in_module(v->modules, frames[n - 1])) {
+			uint64_t ret;
+
+			if (uw.get_reg(&cursor, UNW_X86_64_RSP, &rsp) < 0 ||
+			    uw.get_reg(&cursor, UNW_X86_64_RBP, &rbp) < 0 ||
+			    step_by_frame_pointer(v, rsp, rbp, &ret) < 0) {
+				*flags |= ITP_STACK_BROKEN;
+				break;
+			}
+			if (n == ITP_STACK_MAX_FRAMES) {
+				*flags |= ITP_STACK_TRUNCATED;
+				break;
+			}
+			frames[n++] = ret;
+			/* On from the caller, with the registers just set (the
+			 * callee-saved others as the sample had them). */
+			if (uw.init_remote(&cursor, uw.as, v) < 0) {
+				*flags |= ITP_STACK_BROKEN;
+				break;
+			}
+			continue;
+		}
 		r = uw.step(&cursor);
 		if (r == 0)
 			break; /* the outermost frame */
@@ -836,7 +896,10 @@ static void take_sample(struct stack_sampler *s, const uint8_t *p, const uint8_t
 	if (abi == PERF_SAMPLE_REGS_ABI_NONE)
 		goto lost; /* no user context (a kernel-only moment) */
 #if STACKS_CAN_UNWIND
-	v.regs = (const uint64_t *)p;
+	if (p + 8u * REG_COUNT > end)
+		goto lost;
+	/* A copy: unwinding through generated code moves them. */
+	memcpy(v.regs, p, sizeof(v.regs));
 	p += 8u * REG_COUNT;
 	if (p + 8 > end)
 		goto lost;
