@@ -560,11 +560,13 @@ fail:
 	return err;
 }
 
-void stacks_thread_close(struct stack_sampler *s)
+/* Give back what @s holds; the ring only where it is mapped (not in a
+ * forked child: perf maps are not copied by fork). */
+static void sampler_free(struct stack_sampler *s, bool has_ring)
 {
 	if (!s)
 		return;
-	if (s->ring)
+	if (has_ring && s->ring)
 		munmap(s->ring, s->ring_bytes);
 	sampler_close_fds(s);
 	if (s->table)
@@ -574,19 +576,16 @@ void stacks_thread_close(struct stack_sampler *s)
 	munmap(s, sizeof(*s));
 }
 
+void stacks_thread_close(struct stack_sampler *s)
+{
+	sampler_free(s, true);
+}
+
 void stacks_drop_inherited(struct stack_sampler *s)
 {
-	/* A forked child: the events follow the parent's thread, and the
-	 * ring is not mapped in the child (perf maps are not copied by
-	 * fork). Close the fds; the state itself is the child's copy. */
-	if (!s)
-		return;
-	sampler_close_fds(s);
-	if (s->table)
-		munmap(s->table, TABLE_SLOTS * sizeof(*s->table));
-	if (s->arena)
-		munmap(s->arena, ARENA_FRAMES * sizeof(*s->arena));
-	munmap(s, sizeof(*s));
+	/* A forked child: the events follow the parent's thread; the state
+	 * itself is the child's copy. */
+	sampler_free(s, false);
 }
 
 /*

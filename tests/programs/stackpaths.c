@@ -55,6 +55,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "at-list.h"
+
 #include <iterprof/iterprof.h>
 
 #define MAX_AT 256
@@ -230,13 +232,6 @@ static struct {
 	long faults, pages, blocks, extra, jit;
 } done;
 
-static int is_at(const long *at, int n, long i)
-{
-	for (int k = 0; k < n; k++)
-		if (at[k] == i)
-			return 1;
-	return 0;
-}
 
 static NOINLINE void do_iteration(const struct plan *plan, long i)
 {
@@ -261,35 +256,6 @@ static NOINLINE void do_iteration(const struct plan *plan, long i)
 	NO_TAIL_CALL();
 }
 
-static int parse_at(const char *s, long *at, int max)
-{
-	int n = 0;
-
-	while (*s) {
-		char *end;
-		long a = strtol(s, &end, 10), b = a;
-
-		if (end == s || a < 1)
-			return -1;
-		s = end;
-		if (*s == '-') {
-			b = strtol(s + 1, &end, 10);
-			if (end == s + 1 || b < a)
-				return -1;
-			s = end;
-		}
-		for (long i = a; i <= b; i++) {
-			if (n == max)
-				return -1;
-			at[n++] = i;
-		}
-		if (*s == ',')
-			s++;
-		else if (*s)
-			return -1;
-	}
-	return n;
-}
 
 static int compare_u64(const void *a, const void *b)
 {
