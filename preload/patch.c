@@ -824,6 +824,7 @@ EXPORT void *dlopen(const char *file, int mode)
  */
 void patch_restore_return_addresses(uint8_t *copy, uint64_t sp, uint64_t size)
 {
+#if defined(__x86_64__) /* the trampolines exist there only */
 	const struct shadow_stack *sh = &patch_shadow;
 	unsigned n = sh->depth < SHADOW_DEPTH ? sh->depth + 1 : SHADOW_DEPTH;
 
@@ -837,4 +838,7 @@ void patch_restore_return_addresses(uint8_t *copy, uint64_t sp, uint64_t size)
 		if (value == (uintptr_t)patch_exit_trampoline)
 			memcpy(copy + (slot - sp), &sh->entries[i].return_address, sizeof(value));
 	}
+#else
+	(void)copy, (void)sp, (void)size;
+#endif
 }

@@ -1210,16 +1210,47 @@ static int check_report_more_work(struct check_ctx *c)
 			verdict = json_member(r, end, "verdict");
 		printf("  report: %.0f slow, %.0f of them more-work, %.0f unexplained; verdict %.200s\n",
 		       slow, more, none, verdict ? verdict : "(none)");
-		/* Exactly the 8 are more work. Other iterations may be slow
-		 * too — the first call (lazy binding), or the emulation
-		 * stalled by a busy host: with the same instructions, never
-		 * of more work, and not many (6 of 100 seen when the host ran
-		 * the other tests' builds). */
-		if (more != 8 || slow < 8 || slow > 8 + 10)
+		/* The 8 doubled iterations (26, 36, ... 96) must all be slow
+		 * with cause more-work: read from the CSV's rows. Other
+		 * iterations may be slow too - the first call (lazy binding),
+		 * or the emulation stalled by a busy host - and some of them
+		 * more-work: QEMU's emulated PMU counts part of the kernel's
+		 * work in an interrupt as user instructions (instructions:u
+		 * measured +92,000 to +153,000 in iterations with a timer
+		 * tick, two of them with no context switch, on top of the
+		 * program's exact 400,435). Not many either way (6 of 100
+		 * slow seen when the host ran the other tests' builds). */
+		char *csv_argv[] = { ITERPROF, "report", "--format", "csv", (char *)dir, NULL };
+		struct run run;
+		int known = 0;
+
+		run_command(&run, 0, csv_argv);
+		if (exited_ok(&run) && run.out.data) {
+			for (char *line = strtok(run.out.data, "\n"); line;
+			     line = strtok(NULL, "\n")) {
+				/* pid,exec_generation,tid,thread_name,region,index,... */
+				const char *f = line;
+				long index;
+
+				for (int k = 0; k < 5 && f; k++) {
+					f = strchr(f, ',');
+					f = f ? f + 1 : NULL;
+				}
+				if (!f || !strstr(line, ",extra,"))
+					continue;
+				index = strtol(f, NULL, 10);
+				if (strstr(line, ",1,more-work,") || strstr(line, ",1,unexplained,"))
+					printf("  csv: %.200s\n", line);
+				if (index >= 26 && index % 10 == 6 && strstr(line, ",1,more-work,"))
+					known++;
+			}
+		}
+		run_free(&run);
+		printf("  report: %d of the 8 doubled iterations slow with cause more-work\n", known);
+		if (known != 8 || slow < 8 || slow > 8 + 10)
 			v = fail(c, "expected the 8 doubled iterations slow with cause more-work "
-				    "(and at most 10 others, not of more work): %.0f slow, "
-				    "%.0f more-work",
-				 slow, more);
+				    "(and at most 10 others slow): %d of them, %.0f slow, "
+				    "%.0f more-work", known, slow, more);
 	}
 	free(json);
 	return v;
