@@ -163,6 +163,30 @@ def test_record_fixed_calls():
            f"{[(r['name'], r['iterations']) for r in regions]}")
 
 
+def test_stacks_name_rust_functions():
+    """Call stacks through a Rust binary: frames demangled (legacy symbols,
+    hash dropped), training_step under the program's own callers."""
+    out = W.join("stacks.data")
+    # training_step takes ~30 µs: on-CPU samples need a period under twice
+    # that (doc/stacks.md)
+    record(out, [BENCH], options=["-q", "-f", "training_step", "--stacks=all",
+                                  "--stack-cpu-us", "10"], check=0,
+           env=bench_env(ITERPROF_EXAMPLE_CALLS="500"))
+    p = run([ITERPROF, "report", "--flame", "all", "--flame-kind", "cpu", out], check=0)
+    expect(p.returncode == 0, f"report --flame: {p.returncode}: {p.stderr}")
+    lines = p.stdout.splitlines()
+    leaf = [ln for ln in lines if ";iterprof_criterion_example::training_step" in ln]
+    expect(leaf, "no stack through iterprof_criterion_example::training_step:\n"
+           + "\n".join(lines[:10]))
+    mangled = [ln for ln in lines if "_ZN" in ln or re.search(r"::h[0-9a-f]{16}", ln)]
+    expect(not mangled, f"names left mangled: {mangled[:3]}")
+    # under it, the program's own frames down to main (the shim's
+    # trampoline replaced by the real return addresses)
+    expect(any(";main;" in ln or ln.split(";")[1:2] == ["_start"] for ln in leaf)
+           and not any("patch_" in ln for ln in leaf),
+           f"training_step's callers: {leaf[:3]}")
+
+
 def test_record_criterion_run():
     # A real criterion run: 0.5 s warm-up, 1 s measurement (the example's
     # settings; criterion 0.3 takes whole seconds only on its command line).
@@ -205,7 +229,8 @@ if __name__ == "__main__":
     tests = [test_fixed_calls_plain, test_work_switch_doubles_the_time,
              test_symbol_in_binary]
     if function_option_offered():
-        tests += [test_record_fixed_calls, test_record_criterion_run]
+        tests += [test_record_fixed_calls, test_stacks_name_rust_functions,
+                  test_record_criterion_run]
     else:
         print("skip: -f not implemented yet (iterprof record --help does not "
               "offer it): test_record_fixed_calls, test_record_criterion_run")
