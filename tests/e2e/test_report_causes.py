@@ -362,8 +362,12 @@ def test_more_work_is_on_cpu():
     # is "unexplained"; with one it is "more-work". Either way not off-CPU.
     def check(run, problems):
         for i in run.at:
-            expect(run.it(i)["ns"] >= 2 * run.median,
-                   f"{run.name}: not longer: {run.describe(i)}")
+            # Not in every run: the VM runs the same work up to 2x faster or
+            # slower for stretches, and CI once saw an injected iteration in
+            # a fast stretch of a slow run (142 µs against a 145 µs median
+            # work): a new recording then.
+            if run.it(i)["ns"] < 2 * run.median:
+                problems.add(f"not longer: {run.describe(i)}")
         for i in clean(run, "work"):
             off = sum(run.it(i)["shares"].get(c, 0) for c in OFF_CPU)
             if off >= 0.5:

@@ -419,14 +419,29 @@ def test_hog_is_environment():
            f"work change {work['change']}: on-CPU time should not change")
 
 
-def test_doubled_is_regression():
-    pair = diff_pair("quiet", "doubled")
+def check_doubled(base, current):
+    pair = diff_pair(base, current)
     expect(pair["verdict"] == "regression", f"verdict {pair['verdict']}, want regression")
     expect(pair["change"]["significant"], "the change is not significant")
     expect(0.6 <= pair["change"]["median"] <= 1.6, f"median change {pair['change']['median']}")
     work = pair["work"]
     expect(work["change"] is not None and 0.6 <= work["change"] <= 1.6,
            f"work change {work['change']}, want about +100 %")
+
+
+def test_doubled_is_regression():
+    try:
+        check_doubled("quiet", "doubled")
+        return
+    except AssertionError as e:
+        # The VM ran quiet slower or doubled faster than the other (CI:
+        # quiet 12.28 ms against 9.9 ms in other runs, doubled 19.54 ms: +59 %,
+        # on-CPU alike): the same pair once more, recorded back to back.
+        print(f"  quiet -> doubled: {e}: recording a new pair")
+    with noise.Exclusive("env-tests", timeout=600):
+        RUNS["quiet5"] = record_run("quiet5", WORK, again=False)
+        RUNS["doubled5"] = record_run("doubled5", 2 * WORK, again=False)
+    check_doubled("quiet5", "doubled5")
 
 
 def test_quiet_twice_is_not_regression():
