@@ -40,6 +40,7 @@
 #include "events.h"
 #include "exec-check.h"
 #include "iterprof/perf-events.h"
+#include "iterprof/trace-format.h"
 #include "recording.h"
 
 #define RECORD_DEFAULT_OUTPUT "iterprof.data"
@@ -120,8 +121,9 @@ static void record_usage(FILE *out)
 	      "                     slow (default: kept for the warm-up, slow\n"
 	      "                     iterations and a sample of the others), all, or off\n"
 	      "                     (no cost at all)\n"
-	      "  --stack-cpu-us N   an on-CPU stack every N us of CPU time (default 1000;\n"
-	      "                     only in iterations typically longer than N/2 us)\n"
+	      "  --stack-cpu-us N   an on-CPU stack every N us of CPU time (default 1000,\n"
+	      "                     at least 50; only in iterations typically longer\n"
+	      "                     than N/2 us)\n"
 	      "  --stack-faults N   a stack of one page fault in N (default 32)\n"
 	      "  -q                 print nothing but errors\n"
 	      "  -v                 the shim prints its diagnostics on stderr\n"
@@ -264,11 +266,17 @@ static int record_parse_options(int argc, char **argv,
 		case OPTION_STACK_FAULTS: {
 			char *end;
 			unsigned long v = strtoul(optarg, &end, 10);
+			unsigned long least =
+				c == OPTION_STACK_CPU_US ? ITP_STACK_CPU_US_MIN : 1;
 
-			if (!*optarg || *end || v == 0 || v > 1000000 || optarg[0] == '-') {
-				cli_error("--%s %s: not a whole number from 1 to 1000000",
+			if (!*optarg || *end || v < least || v > 1000000 || optarg[0] == '-') {
+				cli_error("--%s %s: not a whole number from %lu to 1000000%s",
 					  c == OPTION_STACK_CPU_US ? "stack-cpu-us" : "stack-faults",
-					  optarg);
+					  optarg, least,
+					  c == OPTION_STACK_CPU_US
+						  ? " (an on-CPU sample costs up to 33 us on a VM: a"
+						    " shorter period leaves the program no time to run)"
+						  : "");
 				return CLI_EXIT_BAD_INPUT;
 			}
 			if (c == OPTION_STACK_CPU_US)

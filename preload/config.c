@@ -114,6 +114,10 @@ void config_load(void)
 		 * adds 2.5 us to a 1.4 us fault, so one in 32 adds 6 %, and
 		 * a burst of 2000 faults still gives 60 stacks. */
 		shim_config.stack_cpu_us = cpu && atoi(cpu) > 0 ? (unsigned)atoi(cpu) : 1000;
+		/* iterprof record refuses less; the variable set by hand is
+		 * raised to the floor rather than let the program livelock. */
+		if (shim_config.stack_cpu_us < ITP_STACK_CPU_US_MIN)
+			shim_config.stack_cpu_us = ITP_STACK_CPU_US_MIN;
 		shim_config.stack_fault_period =
 			faults && atoi(faults) > 0 ? (unsigned)atoi(faults) : 32;
 	}

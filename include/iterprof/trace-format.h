@@ -357,6 +357,14 @@ enum itp_stacks_mode {
 	ITP_STACKS_ALL = 2,  /* stacks of every iteration kept */
 };
 
+/* The shortest on-CPU sampling period the CLI and the shim accept, in us of
+ * CPU time. An on-CPU sample is a timer interrupt that costs 25-33 us on
+ * these VMs and is itself counted as the thread's CPU time: at the kernel's
+ * floor of 10 us the sampled program never got to run again (a 0.2 s run of
+ * examples/rust-criterion did not end in 100 s), at 20 us it ran 1.8 times
+ * slower, at 50 us as fast as at 100 us. */
+#define ITP_STACK_CPU_US_MIN 50
+
 enum itp_sample_kind {
 	ITP_SAMPLE_FAULT = 1,  /* a page fault (1 in fault_period) */
 	ITP_SAMPLE_SWITCH = 2, /* the thread left its CPU (blocked, or was

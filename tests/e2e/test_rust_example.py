@@ -167,11 +167,13 @@ def test_stacks_name_rust_functions():
     """Call stacks through a Rust binary: frames demangled (legacy symbols,
     hash dropped), training_step under the program's own callers."""
     out = W.join("stacks.data")
-    # training_step takes ~30 µs: on-CPU samples need a period under twice
-    # that (doc/stacks.md)
+    # On-CPU samples are taken only in iterations typically longer than half
+    # the period (doc/stacks.md), and the period is at least 50 µs (a sample
+    # costs up to 33 µs here; at 10 µs this run never ended): three times the
+    # default work makes training_step ~90 µs, well over twice 50 µs.
     record(out, [BENCH], options=["-q", "-f", "training_step", "--stacks=all",
-                                  "--stack-cpu-us", "10"], check=0,
-           env=bench_env(ITERPROF_EXAMPLE_CALLS="500"))
+                                  "--stack-cpu-us", "50"], check=0,
+           env=bench_env(ITERPROF_EXAMPLE_CALLS="500", ITERPROF_EXAMPLE_WORK="3"))
     p = run([ITERPROF, "report", "--flame", "all", "--flame-kind", "cpu", out], check=0)
     expect(p.returncode == 0, f"report --flame: {p.returncode}: {p.stderr}")
     lines = p.stdout.splitlines()
