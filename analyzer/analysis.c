@@ -623,23 +623,26 @@ static double median_double(double *v, size_t n)
  * at most ANALYSIS_JOIN_SAMPLE evenly spaced reference iterations). */
 static void join_reference(struct analysis *a, const struct recording_region *r)
 {
-	static const enum attrib_signal joined[] = { ATTRIB_SIG_FREQ_KHZ, ATTRIB_SIG_INTERRUPTS };
+	static const enum attrib_signal joined[] = { ATTRIB_SIG_FREQ_KHZ, ATTRIB_SIG_INTERRUPTS,
+						     ATTRIB_SIG_THERMAL_EVENTS };
+	enum { JOINED = sizeof(joined) / sizeof(joined[0]) };
 	size_t step = a->ref_count / ANALYSIS_JOIN_SAMPLE + 1, count = 0;
-	double *v[2];
+	double *v[JOINED];
 
-	v[0] = malloc(2 * (a->ref_count / step + 1) * sizeof(double));
+	v[0] = malloc(JOINED * (a->ref_count / step + 1) * sizeof(double));
 	if (!v[0])
 		return; /* no reference: those signals explain nothing */
-	v[1] = v[0] + a->ref_count / step + 1;
+	for (unsigned k = 1; k < JOINED; k++)
+		v[k] = v[k - 1] + a->ref_count / step + 1;
 	for (size_t i = a->ref_first; i <= a->ref_last; i += step) {
 		struct attrib_sample s;
 
 		sample_of(a, r, i, &s);
-		for (unsigned k = 0; k < 2; k++)
+		for (unsigned k = 0; k < JOINED; k++)
 			v[k][count] = s.signal[joined[k]];
 		count++;
 	}
-	for (unsigned k = 0; k < 2; k++) {
+	for (unsigned k = 0; k < JOINED; k++) {
 		size_t known = 0;
 
 		if (a->signal_counter[joined[k]] >= 0)

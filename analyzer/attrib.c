@@ -161,6 +161,19 @@ static double est_frequency(const struct attrib_model *m, const struct attrib_sa
 	return lost > 0 ? lost : 0;
 }
 
+/* The thermal throttle counters of the iteration's CPU rose in the
+ * timeline's window around it more than around the reference's (persistent
+ * throttling is the steady state's, not this iteration's): the core ran
+ * slower for part of that window. The counters say that it throttled, not
+ * for how long, so this only takes what the causes measured in time or
+ * seen in the iteration itself (jit, steal) leave. And only without a
+ * cycle counter: cycles per ns of task-clock measure the speed itself
+ * (est_frequency), and say otherwise when they did not drop. */
+static bool is_thermal_throttled(const struct attrib_model *m, const struct attrib_sample *s)
+{
+	return isnan(s->signal[ATTRIB_SIG_CYCLES]) && excess(m, s, ATTRIB_SIG_THERMAL_EVENTS) > 0;
+}
+
 /* Extra instructions at the reference's time per instruction; under 1 %
  * more is noise (interrupt handlers, counter reads). */
 static double est_more_work(const struct attrib_model *m, const struct attrib_sample *s)
@@ -522,6 +535,10 @@ double attrib_explain(const struct attrib_model *m, const struct attrib_sample *
 			part = part < rest ? part : rest;
 			ns[c] += part;
 			rest -= part;
+		}
+		if (rest > 0 && is_thermal_throttled(m, s)) {
+			ns[ATTRIB_FREQUENCY] += rest;
+			rest = 0;
 		}
 		if (rest > 0)
 			ns[s->is_first && s->is_warmup ? ATTRIB_FIRST_CALL : ATTRIB_UNEXPLAINED] +=

@@ -21,7 +21,9 @@
  *     major-faults     extra major faults x the cost of a minor one (their
  *                      wait is off-CPU, above)
  *     migration        extra migrations x the cost of one
- *     frequency        cycles per ns of task-clock below the reference's
+ *     frequency        cycles per ns of task-clock below the reference's;
+ *                      without a cycle counter, the sampled frequency below
+ *                      the reference's
  *     more-work        extra instructions x the reference time per
  *                      instruction
  *     cache-misses     extra cache misses x the cost of one
@@ -31,6 +33,10 @@
  *     jit              all of it when the process made code executable
  *                      during the iteration (code-events, perf map)
  *     steal            up to the steal time of the CPU around it
+ *     frequency        all of it when the CPU's thermal throttle counters
+ *                      rose around the iteration more than around the
+ *                      reference's and no cycle counter measured the speed
+ *                      (the counters say that it throttled, not how long)
  *     what is left     first-call for the first iteration of a warm-up,
  *                      unexplained otherwise
  * When the estimates of one side add up to more than that side's excess
@@ -106,6 +112,7 @@ enum attrib_signal {
 	ATTRIB_SIG_THROTTLE_SHARE, /* 0..1: of its waiting for a CPU, throttled */
 	ATTRIB_SIG_SIBLING_SHARE, /* 0..1: of the rest, sibling threads ran */
 	ATTRIB_SIG_FREQ_KHZ,      /* frequency of its CPU (a level) */
+	ATTRIB_SIG_THERMAL_EVENTS, /* thermal throttle events of its CPU around it */
 	ATTRIB_SIGNAL_COUNT
 };
 

@@ -19,6 +19,7 @@ struct window {
 	double *interrupts;
 	double *siblings_ns;
 	double *freq_khz;
+	double *throttles;       /* thermal throttle events */
 };
 
 struct env_join {
@@ -47,7 +48,7 @@ struct env_join *env_join_new(const struct env_timeline *tl, int pid, int tid)
 
 	if (!j)
 		return NULL;
-	j->storage = calloc(4 * (size_t)n, sizeof(double));
+	j->storage = calloc(5 * (size_t)n, sizeof(double));
 	if (!j->storage) {
 		free(j);
 		return NULL;
@@ -62,6 +63,7 @@ struct env_join *env_join_new(const struct env_timeline *tl, int pid, int tid)
 	j->w.interrupts = j->storage + n;
 	j->w.siblings_ns = j->storage + 2 * (size_t)n;
 	j->w.freq_khz = j->storage + 3 * (size_t)n;
+	j->w.throttles = j->storage + 4 * (size_t)n;
 	return j;
 }
 
@@ -138,6 +140,7 @@ static void fill_window(struct env_join *j, size_t first, size_t last)
 		w->interrupts[c] = sum_known(delta(&cpu->irq_count, w->from, w->to),
 					     delta(&cpu->softirq_count, w->from, w->to));
 		w->freq_khz[c] = f == ENV_MISSING ? NAN : (double)f;
+		w->throttles[c] = delta(&cpu->throttle_count, w->from, w->to);
 		w->siblings_ns[c] = 0;
 	}
 	for (size_t k = 0; k < tl->ntasks; k++) {
@@ -171,7 +174,7 @@ void env_join_signals(struct env_join *j, uint64_t start_ns, uint64_t duration_n
 	uint64_t end = start_ns + duration_ns;
 	size_t first, last;
 	struct window *w = &j->w;
-	double steal = 0, interrupts = 0, siblings = 0, freq = NAN;
+	double steal = 0, interrupts = 0, siblings = 0, freq = NAN, throttles = NAN;
 	double span;
 
 	if (!j->clock || !j->clock->n || end < j->clock->t[0] || start_ns > j->clock->t[j->clock->n - 1])
@@ -190,12 +193,14 @@ void env_join_signals(struct env_join *j, uint64_t start_ns, uint64_t duration_n
 		interrupts = w->interrupts[cpu];
 		siblings = w->siblings_ns[cpu];
 		freq = w->freq_khz[cpu];
+		throttles = w->throttles[cpu];
 	} else {
 		/* where it ran is not known: the average CPU */
 		for (unsigned c = 0; c < tl->ncpus; c++) {
 			steal = sum_known(steal, w->steal_ns[c] / tl->ncpus);
 			interrupts = sum_known(interrupts, w->interrupts[c] / tl->ncpus);
 			siblings = sum_known(siblings, w->siblings_ns[c] / tl->ncpus);
+			throttles = sum_known(throttles, w->throttles[c] / tl->ncpus);
 		}
 	}
 	signal[ATTRIB_SIG_STEAL_NS] = steal;
@@ -206,6 +211,9 @@ void env_join_signals(struct env_join *j, uint64_t start_ns, uint64_t duration_n
 	 * entries after the measured loop) */
 	signal[ATTRIB_SIG_CODE_MAP] = span > 0 ? w->code_map * (double)duration_ns / span : 0;
 	signal[ATTRIB_SIG_FREQ_KHZ] = freq;
+	/* not prorated: which of the window's iterations the core was slower
+	 * in is not known; attrib.c charges only those with an excess */
+	signal[ATTRIB_SIG_THERMAL_EVENTS] = throttles;
 	if (!has_interrupts && span > 0 && !isnan(interrupts))
 		signal[ATTRIB_SIG_INTERRUPTS] = interrupts * (double)duration_ns / span;
 }

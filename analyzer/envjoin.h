@@ -18,6 +18,11 @@
  *   code map          perf map and jitdump entries the process added,
  *                     prorated by the iteration's share of the window
  *   frequency         the CPU's sampled frequency (a level)
+ *   thermal events    the CPU's thermal throttle count (core + package)
+ *                     increase in the window, not prorated: the counter
+ *                     says the core throttled somewhere in the window, not
+ *                     when nor for how long; NAN where the machine has no
+ *                     such counter
  *   interrupts        only when the trace has no per-thread count: the
  *                     CPU's interrupts + softirqs in the window, prorated
  *                     by the iteration's duration

@@ -1,15 +1,24 @@
 /*
  * Unit tests of analyzer/envjoin.c and of the causes it feeds: a timeline
  * built in memory with known steal, cgroup throttling, a sibling thread on
- * one CPU, a frequency drop and an interrupt burst (steal and thermal
- * throttling cannot be caused on purpose on a test machine: this is where
- * their joining is tested), joined to iterations placed in and out of them,
- * then split by attrib_explain().
+ * one CPU, a cpufreq frequency drop, thermal throttle events and an
+ * interrupt burst, joined to iterations placed in and out of them, then
+ * split by attrib_explain(); and a timeline written with the sampler's
+ * record encoders (env-sampler.c) and read back by the reader
+ * (env-timeline.c) before the join, so that the steal and thermal throttle
+ * fields go through the file format too.
+ *
+ * Steal and thermal throttling cannot be caused on purpose on a test
+ * machine. Their joining is tested here and, on real recordings whose
+ * timeline file is rewritten by tests/tools/env-inject, end to end by
+ * tests/e2e/test_env_recorded.py.
  */
 #include <math.h>
 #include <string.h>
+#include <time.h>
 
 #include "attrib.h"
+#include "env-sampler.h"
 #include "envjoin.h"
 
 #include "unit-test.h"
@@ -51,6 +60,9 @@ static uint64_t cpu_of_sibling(size_t k) { (void)k; return 0; }
 static uint64_t freq0(size_t k) { return k > 90 && k <= 95 ? 1000000 : 2000000; }
 /* 100 interrupts per sample from 200 to 250 ms on CPU 0 */
 static uint64_t irqs0(size_t k) { return ramp(k, 20, 25, 100); }
+/* two thermal throttle events between 600 and 610 ms on CPU 0, after 3
+ * before the timeline began (the count is cumulative since boot) */
+static uint64_t thermal0(size_t k) { return k >= 61 ? 5 : 3; }
 
 static struct env_timeline timeline(void)
 {
@@ -66,6 +78,8 @@ static struct env_timeline timeline(void)
 		cpus[c].irq_count = series(c == 0 ? irqs0 : zero);
 		cpus[c].softirq_count = series(zero);
 		cpus[c].freq_khz = series(c == 0 ? freq0 : missing);
+		/* CPU 1 as on a machine without the counters */
+		cpus[c].throttle_count = series(c == 0 ? thermal0 : missing);
 	}
 	tasks[0] = (struct env_task){ .pid = 100, .tid = 100, .comm = "bench" };
 	tasks[0].cpu_ns = series(self_cpu);
@@ -130,6 +144,23 @@ static void test_join(void)
 	joined(j, 100, 1, true, sig);
 	CHECK(isnan(sig[ATTRIB_SIG_FREQ_KHZ]), "no frequency on CPU 1: %g",
 	      sig[ATTRIB_SIG_FREQ_KHZ]);
+	/* thermal throttle events: in the window on the iteration's CPU only */
+	joined(j, 605, 0, true, sig);
+	CHECK(sig[ATTRIB_SIG_THERMAL_EVENTS] == 2, "throttle events in the window: %g",
+	      sig[ATTRIB_SIG_THERMAL_EVENTS]);
+	joined(j, 595, 0, true, sig);
+	CHECK(sig[ATTRIB_SIG_THERMAL_EVENTS] == 0, "none in the window before: %g",
+	      sig[ATTRIB_SIG_THERMAL_EVENTS]);
+	joined(j, 615, 0, true, sig);
+	CHECK(sig[ATTRIB_SIG_THERMAL_EVENTS] == 0, "none in the window after: %g",
+	      sig[ATTRIB_SIG_THERMAL_EVENTS]);
+	joined(j, 605, 1, true, sig);
+	CHECK(isnan(sig[ATTRIB_SIG_THERMAL_EVENTS]), "CPU 1 has no counter: %g",
+	      sig[ATTRIB_SIG_THERMAL_EVENTS]);
+	/* where it ran is not known: the average over the CPUs that count */
+	joined(j, 605, -1, true, sig);
+	CHECK(sig[ATTRIB_SIG_THERMAL_EVENTS] == 1, "average CPU: %g",
+	      sig[ATTRIB_SIG_THERMAL_EVENTS]);
 	/* the trace counted interrupts: the timeline's are not used */
 	joined(j, 225, 0, true, sig);
 	CHECK(isnan(sig[ATTRIB_SIG_INTERRUPTS]), "interrupts overwritten: %g",
@@ -169,6 +200,7 @@ static struct attrib_model model(void)
 	m.signal[ATTRIB_SIG_INTERRUPTS] = 0;
 	m.signal[ATTRIB_SIG_CODE_EVENTS] = 0;
 	m.signal[ATTRIB_SIG_FREQ_KHZ] = 2000000;
+	m.signal[ATTRIB_SIG_THERMAL_EVENTS] = 0;
 	attrib_estimator_finish(NULL, &m);
 	return m;
 }
@@ -258,9 +290,166 @@ static void test_causes(void)
 	      "frequency: %g", ns[ATTRIB_FREQUENCY]);
 }
 
+/* Thermal throttle events around the iteration: `frequency` takes the
+ * on-CPU excess that jit and steal leave, and only that; never with a
+ * cycle counter, nor when the reference saw as many events. */
+static void test_thermal_causes(void)
+{
+	struct attrib_model m = model();
+	double ns[ATTRIB_CAUSE_COUNT];
+	struct attrib_sample s;
+
+	/* no events: the excess stays unexplained */
+	s = sample(&m, 2 * MS, 0);
+	s.signal[ATTRIB_SIG_FREQ_KHZ] = NAN;
+	attrib_explain(&m, &s, ns);
+	CHECK(attrib_primary(ns) == ATTRIB_UNEXPLAINED && ns[ATTRIB_FREQUENCY] == 0,
+	      "no events: %g %g", ns[ATTRIB_UNEXPLAINED], ns[ATTRIB_FREQUENCY]);
+	/* two events: all of it */
+	s.signal[ATTRIB_SIG_THERMAL_EVENTS] = 2;
+	attrib_explain(&m, &s, ns);
+	CHECK(fabs(ns[ATTRIB_FREQUENCY] - 2 * MS) < 1 && ns[ATTRIB_UNEXPLAINED] == 0,
+	      "throttled: %g %g", ns[ATTRIB_FREQUENCY], ns[ATTRIB_UNEXPLAINED]);
+	/* the off-CPU part of the excess is not the core's speed */
+	s = sample(&m, 2 * MS, 1 * MS);
+	s.signal[ATTRIB_SIG_FREQ_KHZ] = NAN;
+	s.signal[ATTRIB_SIG_THERMAL_EVENTS] = 2;
+	attrib_explain(&m, &s, ns);
+	CHECK(fabs(ns[ATTRIB_FREQUENCY] - 2 * MS) < 1 && fabs(ns[ATTRIB_PREEMPTION] - 1 * MS) < 1,
+	      "on-CPU part only: %g %g", ns[ATTRIB_FREQUENCY], ns[ATTRIB_PREEMPTION]);
+	/* steal is measured time: first, frequency takes what it leaves */
+	s = sample(&m, 2 * MS, 0);
+	s.signal[ATTRIB_SIG_FREQ_KHZ] = NAN;
+	s.signal[ATTRIB_SIG_THERMAL_EVENTS] = 2;
+	s.signal[ATTRIB_SIG_STEAL_NS] = 0.5 * MS;
+	attrib_explain(&m, &s, ns);
+	CHECK(fabs(ns[ATTRIB_STEAL] - 0.5 * MS) < 1 && fabs(ns[ATTRIB_FREQUENCY] - 1.5 * MS) < 1 &&
+		      ns[ATTRIB_UNEXPLAINED] == 0,
+	      "steal then frequency: %g %g %g", ns[ATTRIB_STEAL], ns[ATTRIB_FREQUENCY],
+	      ns[ATTRIB_UNEXPLAINED]);
+	/* code made executable: jit's */
+	s.signal[ATTRIB_SIG_STEAL_NS] = 0;
+	s.signal[ATTRIB_SIG_CODE_EVENTS] = 1;
+	attrib_explain(&m, &s, ns);
+	CHECK(fabs(ns[ATTRIB_JIT] - 2 * MS) < 1 && ns[ATTRIB_FREQUENCY] == 0, "jit first: %g %g",
+	      ns[ATTRIB_JIT], ns[ATTRIB_FREQUENCY]);
+	/* the first iteration: frequency rather than first-call */
+	s.signal[ATTRIB_SIG_CODE_EVENTS] = 0;
+	s.is_first = s.is_warmup = true;
+	attrib_explain(&m, &s, ns);
+	CHECK(fabs(ns[ATTRIB_FREQUENCY] - 2 * MS) < 1 && ns[ATTRIB_FIRST_CALL] == 0,
+	      "before first-call: %g %g", ns[ATTRIB_FREQUENCY], ns[ATTRIB_FIRST_CALL]);
+	s.is_first = s.is_warmup = false;
+	/* the reference's window saw as many: throttling is the steady state */
+	m.signal[ATTRIB_SIG_THERMAL_EVENTS] = 2;
+	attrib_explain(&m, &s, ns);
+	CHECK(ns[ATTRIB_FREQUENCY] == 0 && attrib_primary(ns) == ATTRIB_UNEXPLAINED,
+	      "persistent throttling: %g", ns[ATTRIB_FREQUENCY]);
+	/* no reference (no counters on the machine): nothing to compare */
+	m.signal[ATTRIB_SIG_THERMAL_EVENTS] = NAN;
+	attrib_explain(&m, &s, ns);
+	CHECK(ns[ATTRIB_FREQUENCY] == 0, "no reference: %g", ns[ATTRIB_FREQUENCY]);
+	/* a cycle counter at the reference's rate says the core was not slow */
+	m = model();
+	m.signal[ATTRIB_SIG_CYCLES] = 148000; /* 2 cycles per ns */
+	s = sample(&m, 2 * MS, 0);
+	s.signal[ATTRIB_SIG_FREQ_KHZ] = NAN;
+	s.signal[ATTRIB_SIG_THERMAL_EVENTS] = 2;
+	s.signal[ATTRIB_SIG_CYCLES] = 2 * s.signal[ATTRIB_SIG_CPU_NS];
+	attrib_explain(&m, &s, ns);
+	CHECK(ns[ATTRIB_FREQUENCY] == 0 && attrib_primary(ns) == ATTRIB_UNEXPLAINED,
+	      "cycles say otherwise: %g", ns[ATTRIB_FREQUENCY]);
+	/* and measure the loss when they did drop (at 1 cycle per ns, half) */
+	s.signal[ATTRIB_SIG_CYCLES] = s.signal[ATTRIB_SIG_CPU_NS];
+	attrib_explain(&m, &s, ns);
+	CHECK(fabs(ns[ATTRIB_FREQUENCY] - s.signal[ATTRIB_SIG_CPU_NS] / 2) < 1,
+	      "cycles measure it: %g", ns[ATTRIB_FREQUENCY]);
+}
+
+/*
+ * The same joins over a file: a timeline written with the sampler's
+ * encoders, read back by the reader. Samples every 10 ms from 1 s on, 2
+ * CPUs; on CPU 1 one tick of steal (10 ms) between samples 20 and 21 and 3
+ * thermal throttle events between samples 40 and 41; CPU 0 has neither.
+ */
+static void test_file(void)
+{
+	struct env_buf b = { 0 };
+	struct env_timeline tl;
+	struct env_join *j;
+	struct attrib_model m = model();
+	struct attrib_sample s;
+	double ns[ATTRIB_CAUSE_COUNT];
+	char why[256] = "";
+	int err;
+
+	env_buf_header(&b, &(struct env_header_info){ .interval_ns = 10 * MS, .start_ns = 1000 * MS,
+						      .cpu_count = 2, .clk_tck = 100, .pid = 100,
+						      .clock_id = CLOCK_MONOTONIC });
+	for (uint64_t k = 0; k < 60; k++) {
+		uint64_t t = 1000 * MS + k * 10 * MS;
+
+		env_buf_sample(&b, t, (uint32_t)k, 0, 0);
+		for (uint32_t c = 0; c < 2; c++) {
+			struct env_cpu_values v = { .steal_ns = 70 * MS, .freq_khz = ENV_MISSING,
+						    .throttle_count = 7 };
+
+			if (c == 1 && k > 20)
+				v.steal_ns += 10 * MS;
+			if (c == 1 && k > 40)
+				v.throttle_count += 3;
+			env_buf_cpu(&b, t + 1000, c, &v);
+		}
+	}
+	CHECK(!b.is_out_of_memory, "encoder out of memory");
+	err = env_timeline_load_buffer(b.data, b.len, "test.timeline", &tl, why, sizeof(why));
+	CHECK(err == 0, "load: %d %s", err, why);
+	env_buf_free(&b);
+	if (err)
+		return;
+	j = env_join_new(&tl, 100, 100);
+	CHECK(j != NULL, "env_join_new");
+	/* an iteration of 1 ms in [205, 206] ms after the start, on CPU 1 */
+	for (unsigned k = 0; k < ATTRIB_SIGNAL_COUNT; k++)
+		s.signal[k] = m.signal[k];
+	s.signal[ATTRIB_SIG_CPU_NS] += 1 * MS;
+	s.duration_ns = m.duration_ns + 1 * MS;
+	s.is_first = s.is_warmup = false;
+	s.signal[ATTRIB_SIG_FREQ_KHZ] = NAN;
+	env_join_signals(j, 1205 * MS, 1 * MS, 1, true, s.signal);
+	CHECK(s.signal[ATTRIB_SIG_STEAL_NS] == 10 * MS && s.signal[ATTRIB_SIG_THERMAL_EVENTS] == 0,
+	      "file: steal %g thermal %g", s.signal[ATTRIB_SIG_STEAL_NS],
+	      s.signal[ATTRIB_SIG_THERMAL_EVENTS]);
+	attrib_explain(&m, &s, ns);
+	CHECK(attrib_primary(ns) == ATTRIB_STEAL && ns[ATTRIB_FREQUENCY] == 0,
+	      "file: steal %g frequency %g", ns[ATTRIB_STEAL], ns[ATTRIB_FREQUENCY]);
+	/* the same on CPU 0: nothing */
+	env_join_signals(j, 1205 * MS, 1 * MS, 0, true, s.signal);
+	CHECK(s.signal[ATTRIB_SIG_STEAL_NS] == 0 && s.signal[ATTRIB_SIG_THERMAL_EVENTS] == 0,
+	      "file, CPU 0: steal %g thermal %g", s.signal[ATTRIB_SIG_STEAL_NS],
+	      s.signal[ATTRIB_SIG_THERMAL_EVENTS]);
+	/* [405, 406] ms on CPU 1: throttled */
+	env_join_signals(j, 1405 * MS, 1 * MS, 1, true, s.signal);
+	CHECK(s.signal[ATTRIB_SIG_STEAL_NS] == 0 && s.signal[ATTRIB_SIG_THERMAL_EVENTS] == 3,
+	      "file: steal %g thermal %g", s.signal[ATTRIB_SIG_STEAL_NS],
+	      s.signal[ATTRIB_SIG_THERMAL_EVENTS]);
+	attrib_explain(&m, &s, ns);
+	CHECK(attrib_primary(ns) == ATTRIB_FREQUENCY && ns[ATTRIB_STEAL] == 0 &&
+		      ns[ATTRIB_UNEXPLAINED] == 0,
+	      "file: frequency %g steal %g", ns[ATTRIB_FREQUENCY], ns[ATTRIB_STEAL]);
+	/* a window later: nothing */
+	env_join_signals(j, 1415 * MS, 1 * MS, 1, true, s.signal);
+	CHECK(s.signal[ATTRIB_SIG_THERMAL_EVENTS] == 0, "file, later: thermal %g",
+	      s.signal[ATTRIB_SIG_THERMAL_EVENTS]);
+	env_join_free(j);
+	env_timeline_free(&tl);
+}
+
 int main(void)
 {
 	test_join();
 	test_causes();
+	test_thermal_causes();
+	test_file();
 	return unit_test_finish();
 }
