@@ -781,11 +781,20 @@ static void text_process(FILE *out, const struct recording_process *p)
 	if (p->lost_records)
 		fprintf(out, "  lost records: %" PRIu64 " (gaps in the record sequence)\n",
 			p->lost_records);
-	if (p->header.stacks_mode != ITP_STACKS_OFF && p->header.stacks_error) {
-		fputs("  call stacks: not captured (", out);
-		print_clean(out, p->header.stacks_why[0] ? p->header.stacks_why
-							 : strerror((int)p->header.stacks_error));
-		fputs(")\n", out);
+	{
+		unsigned failed, threads;
+		const char *why = stackview_process_error(p, &failed, &threads);
+
+		/* Some threads only: each one's note says it, this counts them. */
+		if (why && failed < threads)
+			fprintf(out, "  call stacks: not captured in %u of %u threads (", failed,
+				threads);
+		else if (why)
+			fputs("  call stacks: not captured (", out);
+		if (why) {
+			print_clean(out, why);
+			fputs(")\n", out);
+		}
 	}
 }
 
@@ -1482,13 +1491,19 @@ static int report_flame(FILE *out, const struct recording *rec, const struct rep
 	for (unsigned pi = 0; pi < rec->process_count && !err; pi++) {
 		const struct recording_process *p = &rec->processes[pi];
 		struct stack_names *names = names_for(p, &err);
+		unsigned failed, threads;
+		const char *process_error;
 
 		if (!names)
 			continue;
-		if (p->header.stacks_error && !error)
-			error = p->header.stacks_why[0] ? p->header.stacks_why
-							: strerror((int)p->header.stacks_error);
-		any |= !p->header.stacks_error;
+		/* A process none of whose threads could sample is as one that
+		 * did not record stacks; some threads: what the others have. */
+		process_error = stackview_process_error(p, &failed, &threads);
+		if (process_error && failed == threads) {
+			error = error ? error : process_error;
+		} else {
+			any = true;
+		}
 		for (unsigned ti = 0; ti < p->thread_count && !err; ti++) {
 			const struct recording_thread *t = &p->threads[ti];
 			const uint32_t *group;
@@ -1503,10 +1518,14 @@ static int report_flame(FILE *out, const struct recording *rec, const struct rep
 	}
 	if (!err && !any) {
 		if (error)
-			snprintf(why, why_len, "%s: the shim could not capture call stacks: %s",
+			snprintf(why, why_len,
+				 "%s: call stacks were not captured: %s (doc/stacks.md says what "
+				 "they need)",
 				 rec->path, error);
 		else
-			snprintf(why, why_len, "%s has no call stacks", rec->path);
+			snprintf(why, why_len, "%s has no call stacks (record with --stacks=slow "
+				 "or all)",
+				 rec->path);
 		err = -ENODATA;
 	}
 	if (!err)
@@ -1671,7 +1690,7 @@ int cmd_report(int argc, char **argv)
 		report_env = NULL;
 	}
 	if (err == -ENODATA) {
-		cli_error("report: %s (record with --stacks=slow or all)", why);
+		cli_error("report: %s", why);
 		return CLI_EXIT_BAD_INPUT;
 	}
 	if (err == -ENOMEM) {

@@ -786,9 +786,69 @@ static json_t *json_cause(const struct stackview_cause *c, struct stack_names *n
 	return o;
 }
 
+/* ------------------------------------------------------------------------
+ * Why stacks are missing: the process could not load the unwinder (the
+ * header says so), or its threads could not open their perf events (each
+ * says so in a NOTE: the shim opens them per thread, after the header is
+ * written).
+ */
+
+static const char *note_error(const struct recording_thread *t)
+{
+	size_t prefix = strlen(ITP_NOTE_NO_STACKS);
+
+	for (unsigned i = 0; i < t->note_count; i++) {
+		if (!strncmp(t->notes[i], ITP_NOTE_NO_STACKS, prefix))
+			return t->notes[i] + prefix;
+	}
+	return NULL;
+}
+
+static const char *header_error(const struct trace_file_info *h)
+{
+	if (h->stacks_mode == ITP_STACKS_OFF || !h->stacks_error)
+		return NULL;
+	return h->stacks_why[0] ? h->stacks_why : strerror((int)h->stacks_error);
+}
+
+const char *stackview_thread_error(const struct recording_process *p, unsigned thread)
+{
+	const char *why = header_error(&p->header);
+
+	if (why || p->header.stacks_mode == ITP_STACKS_OFF || thread >= p->thread_count)
+		return why;
+	return note_error(&p->threads[thread]);
+}
+
+const char *stackview_process_error(const struct recording_process *p, unsigned *failed,
+				    unsigned *threads)
+{
+	const char *why = header_error(&p->header), *first = NULL;
+
+	*failed = *threads = 0;
+	if (p->header.stacks_mode == ITP_STACKS_OFF)
+		return NULL;
+	for (unsigned t = 0; t < p->thread_count; t++) {
+		const char *thread_why = why ? why : note_error(&p->threads[t]);
+
+		/* A thread that never began an iteration never tried. */
+		if (!thread_why && !p->threads[t].iterations)
+			continue;
+		++*threads;
+		if (thread_why) {
+			++*failed;
+			first = first ? first : thread_why;
+		}
+	}
+	if (why && !*threads)
+		*failed = *threads = 1; /* no thread at all: the process's reason */
+	return why ? why : first;
+}
+
 json_t *stackview_json(const struct recording_process *p, const struct stackview *v,
 		       struct stack_names *names, unsigned thread)
 {
+	const char *error = stackview_thread_error(p, thread);
 	const struct trace_file_info *h = &p->header;
 	json_t *o, *samples, *causes;
 
@@ -808,9 +868,7 @@ json_t *stackview_json(const struct recording_process *p, const struct stackview
 									   : "unknown"));
 	json_set(o, "fault_period", json_u64(h->fault_period));
 	json_set(o, "cpu_period_us", json_u64(h->cpu_period_us));
-	json_set(o, "error", !h->stacks_error ? json_null()
-			     : h->stacks_why[0] ? json_text(h->stacks_why)
-						: json_string(strerror((int)h->stacks_error)));
+	json_set(o, "error", error ? json_text(error) : json_null());
 	json_set(o, "iterations_with_samples", json_u64(v ? v->iterations_with_samples : 0));
 	for (uint8_t k = ITP_SAMPLE_FAULT; k <= ITP_SAMPLE_KIND_MAX; k++)
 		json_set(samples, stackview_kind_name(k), json_u64(v ? v->samples[k] : 0));

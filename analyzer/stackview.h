@@ -96,6 +96,24 @@ int stack_names_frames(struct stack_names *names, unsigned thread, uint32_t stac
 		       struct stack_frame **frames, size_t *count);
 
 /* ------------------------------------------------------------------------
+ * Why stacks are missing although they were asked for.
+ */
+
+/* Why thread @thread (index in @p->threads) of @p has no call stacks: the
+ * process's reason (the header's: no unwinder, not x86-64) or the thread's
+ * own (its ITP_NOTE_NO_STACKS note: its perf events failed to open); NULL
+ * when it has them or stacks are off. Belongs to @p (or is static). */
+const char *stackview_thread_error(const struct recording_process *p, unsigned thread);
+
+/* Why threads of @p have no call stacks, NULL when none lacks them (or
+ * stacks are off): the header's reason, else the first failed thread's.
+ * *@failed of the *@threads that tried (began an iteration, or wrote the
+ * note) failed; *@failed == *@threads > 0 is a process without stacks.
+ * Belongs to @p (or is static). */
+const char *stackview_process_error(const struct recording_process *p, unsigned *failed,
+				    unsigned *threads);
+
+/* ------------------------------------------------------------------------
  * The differential view of one region.
  */
 struct stackview_entry {

@@ -290,8 +290,9 @@ static bool emit_prerequisites(struct thread_state *ts, unsigned region)
 	if (unlikely(ts->stacks_error && !ts->is_stacks_noted)) {
 		char text[200];
 
-		snprintf(text, sizeof(text), "this thread has no call stacks: %s",
-			 stacks_why()[0] ? stacks_why() : strerror(-ts->stacks_error));
+		/* The prefix is a contract: the analyzer recognises it. */
+		snprintf(text, sizeof(text), ITP_NOTE_NO_STACKS "perf events: %s",
+			 strerror(-ts->stacks_error));
 		if (!emit_note(ts, text))
 			return false;
 		ts->is_stacks_noted = true;

@@ -428,7 +428,6 @@ static const uint8_t sw_kind[3] = { ITP_SAMPLE_SWITCH, ITP_SAMPLE_FAULT, ITP_SAM
 static struct {
 	bool is_available;    /* stacks are on and the unwinder loaded */
 	int error;
-	char why[ITP_STACKS_WHY_LEN];
 } stacks_setup;
 
 void stacks_probe(uint8_t *header)
@@ -437,7 +436,6 @@ void stacks_probe(uint8_t *header)
 
 	stacks_setup.is_available = false;
 	stacks_setup.error = 0;
-	stacks_setup.why[0] = '\0';
 	put_u32(header + ITP_OFF_STACKS_MODE, shim_config.stacks_mode);
 	if (shim_config.stacks_mode == ITP_STACKS_OFF)
 		return;
@@ -453,7 +451,6 @@ void stacks_probe(uint8_t *header)
 	stacks_setup.error = EOPNOTSUPP;
 #endif
 	if (why) {
-		snprintf(stacks_setup.why, sizeof(stacks_setup.why), "%s", why);
 		put_u32(header + ITP_OFF_STACKS_ERROR, (uint32_t)stacks_setup.error);
 		snprintf((char *)header + ITP_OFF_STACKS_WHY, ITP_STACKS_WHY_LEN, "%s", why);
 		return;
@@ -1023,9 +1020,4 @@ bool stacks_write_samples(struct stack_sampler *s, struct chunk_cursor *c, pid_t
 	put_u16(rec + ITP_SAMPLES_OFF_KEPT, s->kept);
 	trace_writer_commit(c, rec, ITP_REC_SAMPLES, size);
 	return true;
-}
-
-const char *stacks_why(void)
-{
-	return stacks_setup.why;
 }

@@ -19,12 +19,12 @@ struct stack_sampler;
 /* Load the unwinder when stacks are on and fill the header's stacks_*
  * fields (the trace file template). Single-threaded, at start. */
 void stacks_probe(uint8_t *header);
-/* Why stacks are unavailable in this process ("" when they are). */
-const char *stacks_why(void);
 
 /* The calling thread's sampler: *out stays NULL with stacks off or
  * unavailable in the process (returns 0: the header says why) or when this
- * thread cannot have them (returns -errno: a NOTE says why). */
+ * thread cannot have them (returns -errno: a NOTE beginning ITP_NOTE_NO_STACKS
+ * says why, and the analyzer reads a process whose every thread wrote one as
+ * a process without stacks). */
 int stacks_thread_open(struct stack_sampler **out);
 void stacks_thread_close(struct stack_sampler *s);
 /* In a forked child: release what the parent's thread owned. */

@@ -439,6 +439,11 @@ enum itp_function_status {
 #define ITP_FUNCTION_OFF_STRINGS 24
 #define ITP_NOTE_OFF_LEN 8
 #define ITP_NOTE_OFF_TEXT 16
+/* How a NOTE begins when its thread could not capture call stacks
+ * (perf_event_open failed in it: seccomp, perf_event_paranoid, ENOSYS); the
+ * reason follows. The analyzer reads a process whose every thread says it
+ * as a process without stacks (doc/stacks.md). */
+#define ITP_NOTE_NO_STACKS "this thread has no call stacks: "
 
 /* File feature flags (header.flags). */
 #define ITP_FILE_LITTLE_ENDIAN (1u << 0)

@@ -535,6 +535,99 @@ static void test_names_and_flame(void)
 	tb_free(&b);
 }
 
+/* Three threads: 7 and 8 run iterations (7 with the no-stacks note when
+ * @notes > 0, 8 too when @notes > 1); 9 runs none (it never tried). */
+static void build_threads(struct tb *b, uint32_t mode, uint32_t error, const char *why,
+			  unsigned notes)
+{
+	struct tb_chunk c;
+
+	tb_init(b, 4096, 0);
+	tb_stacks(b, mode, error, why);
+	for (uint32_t tid = 7; tid <= 9; tid++) {
+		uint32_t seq = 0;
+
+		c = tb_chunk(b, tid, tid - 7, 0);
+		tb_rec_thread(b, &c, seq++, tid, "t");
+		if (tid - 7 < notes)
+			tb_rec_note(b, &c, seq++, ITP_NOTE_NO_STACKS "perf events: Operation not "
+								     "permitted");
+		if (tid == 9)
+			continue;
+		tb_rec_region(b, &c, seq++, 0, "work");
+		tb_rec_iteration(b, &c, seq++, 0, 0, 0, BASE_NS, 1000, NULL);
+	}
+	tb_footer(b, 2, 0);
+}
+
+/* Why stacks are missing: the header's reason for the whole process, the
+ * threads' notes per thread, and a process only when every thread that
+ * tried failed (doc/stacks.md). */
+static void test_capture_errors(void)
+{
+	static const struct {
+		uint32_t mode, error;
+		const char *why;
+		unsigned notes;
+		const char *want_process, *want_thread[3];
+		unsigned failed, threads;
+	} cases[] = {
+		{ ITP_STACKS_SLOW, 0, NULL, 0, NULL, { NULL, NULL, NULL }, 0, 2 },
+		{ ITP_STACKS_SLOW, 0, NULL, 1, "perf events: Operation not permitted",
+		  { "perf events: Operation not permitted", NULL, NULL }, 1, 2 },
+		{ ITP_STACKS_ALL, 0, NULL, 2, "perf events: Operation not permitted",
+		  { "perf events: Operation not permitted", "perf events: Operation not permitted",
+		    NULL },
+		  2, 2 },
+		{ ITP_STACKS_SLOW, ENOENT, "libunwind-x86_64.so.8 not found", 0,
+		  "libunwind-x86_64.so.8 not found",
+		  { "libunwind-x86_64.so.8 not found", "libunwind-x86_64.so.8 not found",
+		    "libunwind-x86_64.so.8 not found" },
+		  3, 3 },
+		{ ITP_STACKS_SLOW, EOPNOTSUPP, NULL, 0, "Operation not supported",
+		  { "Operation not supported", "Operation not supported", "Operation not supported" },
+		  3, 3 },
+		/* off: a note (an old shim's) or an error says nothing */
+		{ ITP_STACKS_OFF, 0, NULL, 2, NULL, { NULL, NULL, NULL }, 0, 0 },
+	};
+
+	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		struct tb b;
+		struct recording *rec;
+		char why[256] = "";
+		int err;
+
+		build_threads(&b, cases[k].mode, cases[k].error, cases[k].why, cases[k].notes);
+		err = recording_open_buffer(b.buf, b.size, "e.trace", &rec, why, sizeof(why));
+		CHECK(err == 0, "case %zu: %s", k, why);
+		if (!err) {
+			const struct recording_process *p = &rec->processes[0];
+			unsigned failed_threads = 99, threads = 99;
+			const char *got = stackview_process_error(p, &failed_threads, &threads);
+
+			CHECK(p->thread_count == 3, "case %zu: %u threads", k, p->thread_count);
+			CHECK(cases[k].want_process ? got && !strcmp(got, cases[k].want_process)
+						    : got == NULL,
+			      "case %zu: process error '%s', want '%s'", k, got ? got : "(null)",
+			      cases[k].want_process ? cases[k].want_process : "(null)");
+			CHECK(failed_threads == cases[k].failed && threads == cases[k].threads,
+			      "case %zu: %u of %u threads failed, want %u of %u", k, failed_threads,
+			      threads,
+			      cases[k].failed, cases[k].threads);
+			for (unsigned t = 0; t < 3 && t < p->thread_count; t++) {
+				const char *want = cases[k].want_thread[t];
+
+				got = stackview_thread_error(p, t);
+				CHECK(want ? got && !strcmp(got, want) : got == NULL,
+				      "case %zu thread %u: '%s', want '%s'", k, t,
+				      got ? got : "(null)", want ? want : "(null)");
+			}
+			recording_free(rec);
+		}
+		tb_free(&b);
+	}
+}
+
 int main(void)
 {
 	test_reader_records();
@@ -544,5 +637,6 @@ int main(void)
 	test_rank();
 	test_view();
 	test_names_and_flame();
+	test_capture_errors();
 	return unit_test_finish();
 }
