@@ -788,25 +788,37 @@ void patch_after_dlopen(void)
 EXPORT void *dlopen(const char *file, int mode)
 {
 	static void *(*real)(const char *, int);
+	const void *caller = __builtin_return_address(0);
+	char path[4096];
+	const char *name = file;
 	struct jit_dlopen code;
 	void *handle;
+	int saved_errno = errno;
 
 	if (!real)
 		real = (void *(*)(const char *, int))dlsym(RTLD_NEXT, "dlopen");
 	if (!real)
 		return NULL;
 	jit_before_dlopen(&code);
-	handle = real(file, mode);
+	/* glibc searches for the object that called dlopen, which is now us:
+	 * search for the program's caller instead (dlopen-search.c). */
+	if (dlopen_search(file, caller, path, sizeof(path)) == 0)
+		name = path;
+	errno = saved_errno;
+	handle = real(name, mode);
 	if (handle) {
-		int saved_errno = errno;
-
+		saved_errno = errno;
 		jit_after_dlopen(&code);
+		/* In glibc a dlopen handle is the object's struct link_map
+		 * (dlinfo RTLD_DI_LINKMAP returns it as is); dlinfo itself
+		 * would reset the thread's dlerror state. */
+		if (file && !strchr(file, '/'))
+			dlopen_search_remember(file, ((struct link_map *)handle)->l_name);
 		errno = saved_errno;
 	}
 	if (handle && patch_is_active() &&
 	    __atomic_load_n(&shim_state, __ATOMIC_ACQUIRE) == SHIM_READY) {
-		int saved_errno = errno;
-
+		saved_errno = errno;
 		patch_after_dlopen();
 		errno = saved_errno;
 	}

@@ -13,6 +13,7 @@
  *   lifecycle.c     initialisation, fork, thread exit, process exit
  *   exec.c          exec* wrappers: a footer before the image is replaced
  *   jit.c           mmap/mprotect/mremap/dlopen: code made executable
+ *   dlopen-search.c dlopen's library search done for the program's caller
  */
 #ifndef ITERPROF_SHIM_H
 #define ITERPROF_SHIM_H
@@ -324,6 +325,16 @@ struct jit_dlopen {
 };
 void jit_before_dlopen(struct jit_dlopen *state);
 void jit_after_dlopen(const struct jit_dlopen *state);
+
+/* ---- dlopen-search.c ------------------------------------------------- */
+
+/* What the real dlopen must be given so that it finds what it would have
+ * found for @caller (a return address in the program) rather than for the
+ * shim: 0 with that name in @path (size @size), -ENOENT when @file is to be
+ * passed unchanged. Keeps nothing and calls nothing that sets dlerror. */
+int dlopen_search(const char *file, const void *caller, char *path, size_t size);
+/* After a dlopen of the bare name @name opened the object at @path. */
+void dlopen_search_remember(const char *name, const char *path);
 
 /* ---- trace-writer.c ----------------------------------------------------- */
 
