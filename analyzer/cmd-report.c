@@ -25,6 +25,7 @@
 #include "cli.h"
 #include "env-timeline.h"
 #include "envjoin.h"
+#include "envthreads.h"
 #include "json-out.h"
 #include "recording.h"
 #include "stackview.h"
@@ -188,6 +189,49 @@ static struct env_timeline *report_env;
 static struct env_join *join_for(const struct recording_process *p, uint32_t tid)
 {
 	return report_env ? env_join_new(report_env, (int)p->header.pid, (int)tid) : NULL;
+}
+
+/* The process's other threads than @tid, from the timeline, or NULL: no
+ * timeline (or out of memory: the report goes on without them, as without
+ * a join). The caller frees it with env_threads_free(). */
+static struct env_threads *threads_for(const struct recording_process *p, uint32_t tid)
+{
+	return report_env ? env_threads_new(report_env, (int)p->header.pid, (int)tid) : NULL;
+}
+
+/* Other threads' CPU time is shown for the region's iterations when it is
+ * at least this share of their time: a thread busy on another core for a
+ * tenth of the run is worth a line even when it slowed nothing. A phase or
+ * the slow iterations get a line of their own when their share is that
+ * high and also stands out from the region's (a region of 20 phases with
+ * two busy benchmark threads would otherwise print 20 lines saying the
+ * same). */
+#define OTHER_THREADS_SHOWN 0.10
+#define OTHER_THREADS_STANDS_OUT 1.5
+#define OTHER_THREADS_NAMED 3 /* names per text line */
+#define OTHER_THREADS_JSON 5  /* names per JSON entry */
+
+/* The other threads' CPU time over iterations [first, last] of @r (only
+ * the slow ones with @only_slow): returned, NAN without a timeline; the
+ * iterations' own time in *@time_ns; the @max busiest names in @top
+ * (*@count of them). */
+static double other_threads_over(struct env_threads *th, const struct analysis *a,
+				 const struct recording_region *r, size_t first, size_t last,
+				 bool only_slow, double *time_ns, struct env_threads_name *top,
+				 unsigned max, unsigned *count)
+{
+	*time_ns = 0;
+	*count = 0;
+	if (!th || !r->count)
+		return NAN;
+	env_threads_clear(th);
+	for (size_t i = first; i <= last && i < r->count; i++) {
+		if (only_slow && !analysis_is_slow(a, r, i))
+			continue;
+		env_threads_add(th, r->start_ns[i], recording_duration(r, i));
+		*time_ns += (double)recording_duration(r, i);
+	}
+	return env_threads_top(th, max, top, count);
 }
 
 static int analyse_region(const struct recording_process *p, const struct recording_thread *t,
@@ -536,6 +580,73 @@ static void text_slow(FILE *out, const struct analysis *a, const struct style *s
 		stats_format_duration(a->slow_excess_ns, v[2], sizeof(v[2])), causes);
 }
 
+/* The process's other threads, on any CPU, during the region's iterations,
+ * and during a phase or the slow iterations where they stood out
+ * (doc/report.md), whether or not they were a cause:
+ *       other threads used 340 ms of CPU during iterations 1-50 (23 % of their time):
+ *         'gc-worker' 300 ms, 'gc' 40 ms */
+static void text_other_threads(FILE *out, const struct recording_process *p, unsigned thread,
+			       const struct recording_region *r, const struct analysis *a)
+{
+	static const struct style plain = { "", "", "" };
+	struct env_threads *th = threads_for(p, p->threads[thread].tid);
+	struct env_threads_name top[OTHER_THREADS_NAMED];
+	char line[400], span[64], ids[48], v[32];
+	double region_share = 0;
+
+	/* k = 0: every iteration; then the phases (when more than one); then
+	 * the slow iterations */
+	for (size_t k = 0; th && r->count && k <= a->phase_count + 1; k++) {
+		bool is_slow = k == a->phase_count + 1, is_phase = k && !is_slow;
+		size_t first = is_phase ? a->phase[k - 1].first : is_slow ? a->ref_first : 0;
+		size_t last = is_phase ? a->phase[k - 1].last : is_slow ? a->ref_last : r->count - 1;
+		double time_ns, cpu_ns, share;
+		unsigned count;
+		size_t at;
+
+		if ((is_slow && !a->slow_count) || (is_phase && a->phase_count < 2))
+			continue;
+		cpu_ns = other_threads_over(th, a, r, first, last, is_slow, &time_ns, top,
+					    OTHER_THREADS_NAMED, &count);
+		share = time_ns > 0 && !isnan(cpu_ns) ? cpu_ns / time_ns : 0;
+		if (!k)
+			region_share = share;
+		if (share < OTHER_THREADS_SHOWN || !count ||
+		    (k && share < OTHER_THREADS_STANDS_OUT * region_share))
+			continue;
+		if (is_slow)
+			snprintf(span, sizeof(span), "the %zu slow iteration%s", a->slow_count,
+				 a->slow_count == 1 ? "" : "s");
+		else
+			snprintf(span, sizeof(span), "iteration%s %s", first == last ? "" : "s",
+				 span_text(first, last, ids, sizeof(ids)));
+		snprintf(line, sizeof(line),
+			 "other threads used %s of CPU during %s (%.0f %% of their time):",
+			 stats_format_duration(cpu_ns, v, sizeof(v)), span, 100 * share);
+		print_wrapped_ex(out, line, "      ", REPORT_WIDTH, &plain, false);
+		/* the names on the next line, each "'name' 12 ms" kept whole */
+		at = 0;
+		for (unsigned n = 0; n < count; n++) {
+			char entry[64];
+
+			/* a thread names itself: no control characters on the terminal */
+			for (char *c = top[n].name; *c; c++)
+				*c = (unsigned char)*c < 0x20 || *c == 0x7f ? '?' : *c;
+			snprintf(entry, sizeof(entry), "'%s' %s%s", top[n].name,
+				 stats_format_duration(top[n].cpu_ns, v, sizeof(v)),
+				 n + 1 < count ? "," : "");
+			if (at && at + 1 + stats_display_width(entry) > REPORT_WIDTH) {
+				fputc('\n', out);
+				at = 0;
+			}
+			fprintf(out, "%s%s", at ? " " : "        ", entry);
+			at += (at ? 1 : 8) + stats_display_width(entry);
+		}
+		fputc('\n', out);
+	}
+	env_threads_free(th);
+}
+
 /* The per-event costs the causes used, when the trace told them (the
  * calibration constants are in doc/causes.md). */
 static void text_costs(FILE *out, const struct analysis *a)
@@ -629,6 +740,7 @@ static int text_region(FILE *out, const struct recording_process *p, unsigned th
 	stats_histogram_print(&a->histogram, out, "        ", REPORT_WIDTH);
 	if (a->has_threshold)
 		text_slow(out, a, st);
+	text_other_threads(out, p, thread, region, a);
 	text_costs(out, a);
 	if (text_stacks(out, p, thread, region, a, names))
 		return -ENOMEM;
@@ -1016,8 +1128,47 @@ static json_t *json_shares(const double ns[ATTRIB_CAUSE_COUNT], double total)
 	return o;
 }
 
+/* A phase's or the slow iterations' "other_threads" member
+ * (doc/report-json.md): null without a timeline. */
+static json_t *json_other_threads(struct env_threads *th, const struct analysis *a,
+				  const struct recording_region *r, size_t first, size_t last,
+				  bool only_slow)
+{
+	struct env_threads_name top[OTHER_THREADS_JSON];
+	json_t *o, *names;
+	double time_ns, cpu_ns;
+	unsigned count;
+
+	if (!th)
+		return json_null();
+	cpu_ns = other_threads_over(th, a, r, first, last, only_slow, &time_ns, top,
+				    OTHER_THREADS_JSON, &count);
+	if (!(time_ns > 0) || isnan(cpu_ns))
+		cpu_ns = 0; /* no such iteration, or none inside the timeline */
+	o = json_object();
+	names = json_array();
+	if (!o || !names) {
+		json_decref(o);
+		json_decref(names);
+		return NULL;
+	}
+	json_set(o, "cpu_ns", json_real(cpu_ns));
+	json_set(o, "share", time_ns > 0 ? json_real(cpu_ns / time_ns) : json_null());
+	for (unsigned n = 0; n < count; n++) {
+		json_t *jn = json_object();
+
+		json_set(jn, "name", json_text(top[n].name));
+		json_set(jn, "cpu_ns", json_real(top[n].cpu_ns));
+		json_set(jn, "threads", json_u64(top[n].threads));
+		json_add(names, jn);
+	}
+	json_set(o, "threads", names);
+	return o;
+}
+
 static json_t *json_per_iteration(const struct recording_process *p,
-				  const struct recording_region *region, const struct analysis *a)
+				  const struct recording_region *region, const struct analysis *a,
+				  struct env_threads *th)
 {
 	json_t *list = json_array();
 
@@ -1046,6 +1197,19 @@ static json_t *json_per_iteration(const struct recording_process *p,
 								: json_null());
 		json_set(it, "shares", json_shares(ns, excess));
 		json_set(it, "scaled", json_boolean(recording_flags(region, i) & ITP_ITER_SCALED));
+		{
+			double other = th ? env_threads_cpu_ns(th, region->start_ns[i],
+							       recording_duration(region, i))
+					  : NAN;
+
+			json_set(it, "other_threads_cpu_ns",
+				 isnan(other) ? json_null() : json_real(other));
+			json_set(it, "other_threads_top",
+				 json_text_or_null(th && other > 0
+							   ? env_threads_top_of(th, region->start_ns[i],
+										recording_duration(region, i))
+							   : NULL));
+		}
 		for (unsigned c = 0; c < p->counter_count; c++) {
 			uint64_t v = recording_value(region, c, i);
 
@@ -1156,6 +1320,7 @@ static json_t *json_region(const struct recording_process *p, unsigned thread,
 	const struct recording_thread *t = &p->threads[thread];
 	json_t *o = json_object(), *counters = json_object();
 	const struct stats_summary *s = &a->all_stats;
+	json_t *iterations = NULL;
 
 	if (!o || !counters) {
 		json_decref(o);
@@ -1171,6 +1336,24 @@ static json_t *json_region(const struct recording_process *p, unsigned thread,
 	json_set(o, "iterations", json_u64(region->count));
 	json_set(o, "scaled_iterations", json_u64(scaled_iterations(region)));
 	json_analysis(o, p, a);
+	{
+		/* the process's other threads, on any CPU (doc/report-json.md) */
+		struct env_threads *th = threads_for(p, t->tid);
+		json_t *phases = json_object_get(o, "phases");
+
+		json_set(o, "other_threads",
+			 json_other_threads(th, a, region, 0, region->count ? region->count - 1 : 0,
+					    false));
+		for (size_t k = 0; k < a->phase_count && k < json_array_size(phases); k++)
+			json_set(json_array_get(phases, k), "other_threads",
+				 json_other_threads(th, a, region, a->phase[k].first,
+						    a->phase[k].last, false));
+		json_set(json_object_get(o, "slow"), "other_threads",
+			 json_other_threads(th, a, region, a->ref_first, a->ref_last, true));
+		if (with_iterations) /* set last, where it always was */
+			iterations = json_per_iteration(p, region, a, th);
+		env_threads_free(th);
+	}
 	if (region->count) {
 		json_t *js = json_object();
 
@@ -1225,7 +1408,7 @@ static json_t *json_region(const struct recording_process *p, unsigned thread,
 	json_set(o, "truncated", json_boolean(p->is_truncated));
 	json_set(o, "stacks", json_stacks(p, thread, region, a, names));
 	if (with_iterations)
-		json_set(o, "per_iteration", json_per_iteration(p, region, a));
+		json_set(o, "per_iteration", iterations);
 	return o;
 }
 
@@ -1325,6 +1508,25 @@ static void csv_stacks(FILE *out, const struct stack_names *stacks,
 		csv_field(out, stack_names_folded(stacks, top));
 }
 
+/* The other_threads_cpu_ns and other_threads_top fields of iteration @i:
+ * empty without a timeline (or outside it); the name empty when no other
+ * thread used CPU time. */
+static void csv_other_threads(FILE *out, struct env_threads *th,
+			      const struct recording_region *r, size_t i)
+{
+	double cpu_ns = th ? env_threads_cpu_ns(th, r->start_ns[i], recording_duration(r, i)) : NAN;
+	const char *top;
+
+	if (isnan(cpu_ns)) {
+		fputs(",,", out);
+		return;
+	}
+	fprintf(out, ",%" PRIu64 ",", (uint64_t)llround(cpu_ns)); /* %.0f: 2x the time */
+	top = cpu_ns > 0 ? env_threads_top_of(th, r->start_ns[i], recording_duration(r, i)) : NULL;
+	if (top)
+		csv_field(out, top);
+}
+
 static int report_csv(FILE *out, const struct recording *rec)
 {
 	/* The columns are the same for every row: the counters of the
@@ -1348,7 +1550,7 @@ static int report_csv(FILE *out, const struct recording *rec)
 		fputc(',', out);
 		csv_field(out, names[k]);
 	}
-	fputs(",stack_samples,top_stack\n", out);
+	fputs(",stack_samples,top_stack,other_threads_cpu_ns,other_threads_top\n", out);
 	for (unsigned pi = 0; pi < rec->process_count; pi++) {
 		const struct recording_process *p = &rec->processes[pi];
 		int column[ITP_MAX_COUNTERS * 4], err;
@@ -1376,8 +1578,10 @@ static int report_csv(FILE *out, const struct recording *rec)
 			for (unsigned ri = 0; ri < t->region_count; ri++) {
 				const struct recording_region *r = &t->regions[ri];
 				struct analysis a;
+				struct env_threads *th = threads_for(p, t->tid);
 
 				if (analysis_run_env(p, r, join_for(p, t->tid), &a)) {
+					env_threads_free(th);
 					stack_names_free(stacks);
 					return -ENOMEM;
 				}
@@ -1410,8 +1614,10 @@ static int report_csv(FILE *out, const struct recording *rec)
 							fprintf(out, ",%" PRIu64, v);
 					}
 					csv_stacks(out, stacks, r, i, group);
+					csv_other_threads(out, th, r, i);
 					fputc('\n', out);
 				}
+				env_threads_free(th);
 				analysis_free(&a);
 			}
 		}
