@@ -86,24 +86,6 @@ int env_interval_parse(const char *text, uint64_t *ns)
 
 /* ---- record encoders -------------------------------------------------- */
 
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
 /* @size zeroed bytes at the end of @b, or NULL (out of memory, noted). */
 static uint8_t *buf_append(struct env_buf *b, size_t size)
 {
@@ -135,9 +117,9 @@ static uint8_t *record_begin(struct env_buf *b, uint16_t type, size_t size, uint
 	uint8_t *p = buf_append(b, size);
 
 	if (p) {
-		put16(p + ITP_ENV_REC_OFF_TYPE, type);
-		put32(p + ITP_ENV_REC_OFF_SIZE, (uint32_t)size);
-		put64(p + ITP_ENV_REC_OFF_TIME_NS, time_ns);
+		itp_env_put16(p + ITP_ENV_REC_OFF_TYPE, type);
+		itp_env_put32(p + ITP_ENV_REC_OFF_SIZE, (uint32_t)size);
+		itp_env_put64(p + ITP_ENV_REC_OFF_TIME_NS, time_ns);
 	}
 	return p;
 }
@@ -154,16 +136,16 @@ void env_buf_header(struct env_buf *b, const struct env_header_info *h)
 	if (!p)
 		return;
 	memcpy(p + ITP_ENV_OFF_MAGIC, ITP_ENV_MAGIC, ITP_ENV_MAGIC_LEN);
-	put16(p + ITP_ENV_OFF_VERSION_MAJOR, ITP_ENV_VERSION_MAJOR);
-	put16(p + ITP_ENV_OFF_VERSION_MINOR, ITP_ENV_VERSION_MINOR);
-	put32(p + ITP_ENV_OFF_HEADER_SIZE, ITP_ENV_HEADER_SIZE);
-	put32(p + ITP_ENV_OFF_ENDIAN_TAG, ITP_ENV_ENDIAN_TAG);
-	put32(p + ITP_ENV_OFF_CLOCK_ID, h->clock_id);
-	put64(p + ITP_ENV_OFF_INTERVAL_NS, h->interval_ns);
-	put64(p + ITP_ENV_OFF_START_NS, h->start_ns);
-	put32(p + ITP_ENV_OFF_CPU_COUNT, h->cpu_count);
-	put32(p + ITP_ENV_OFF_CLK_TCK, h->clk_tck);
-	put32(p + ITP_ENV_OFF_PID, h->pid);
+	itp_env_put16(p + ITP_ENV_OFF_VERSION_MAJOR, ITP_ENV_VERSION_MAJOR);
+	itp_env_put16(p + ITP_ENV_OFF_VERSION_MINOR, ITP_ENV_VERSION_MINOR);
+	itp_env_put32(p + ITP_ENV_OFF_HEADER_SIZE, ITP_ENV_HEADER_SIZE);
+	itp_env_put32(p + ITP_ENV_OFF_ENDIAN_TAG, ITP_ENV_ENDIAN_TAG);
+	itp_env_put32(p + ITP_ENV_OFF_CLOCK_ID, h->clock_id);
+	itp_env_put64(p + ITP_ENV_OFF_INTERVAL_NS, h->interval_ns);
+	itp_env_put64(p + ITP_ENV_OFF_START_NS, h->start_ns);
+	itp_env_put32(p + ITP_ENV_OFF_CPU_COUNT, h->cpu_count);
+	itp_env_put32(p + ITP_ENV_OFF_CLK_TCK, h->clk_tck);
+	itp_env_put32(p + ITP_ENV_OFF_PID, h->pid);
 }
 
 void env_buf_sample(struct env_buf *b, uint64_t time_ns, uint32_t seq, uint32_t flags,
@@ -173,9 +155,9 @@ void env_buf_sample(struct env_buf *b, uint64_t time_ns, uint32_t seq, uint32_t 
 
 	if (!p)
 		return;
-	put32(p + ITP_ENV_SAMPLE_OFF_SEQ, seq);
-	put32(p + ITP_ENV_SAMPLE_OFF_FLAGS, flags);
-	put64(p + ITP_ENV_SAMPLE_OFF_SAMPLER_CPU_NS, sampler_cpu_ns);
+	itp_env_put32(p + ITP_ENV_SAMPLE_OFF_SEQ, seq);
+	itp_env_put32(p + ITP_ENV_SAMPLE_OFF_FLAGS, flags);
+	itp_env_put64(p + ITP_ENV_SAMPLE_OFF_SAMPLER_CPU_NS, sampler_cpu_ns);
 }
 
 void env_buf_source(struct env_buf *b, uint64_t time_ns, uint16_t source, bool is_available,
@@ -189,11 +171,11 @@ void env_buf_source(struct env_buf *b, uint64_t time_ns, uint16_t source, bool i
 
 	if (!p)
 		return;
-	put16(p + ITP_ENV_SOURCE_OFF_SOURCE, source);
-	put16(p + ITP_ENV_SOURCE_OFF_FLAGS, is_available ? ITP_ENV_SOURCE_AVAILABLE : 0);
-	put32(p + ITP_ENV_SOURCE_OFF_ERROR, (uint32_t)error);
-	put16(p + ITP_ENV_SOURCE_OFF_NAME_LEN, (uint16_t)name_len);
-	put16(p + ITP_ENV_SOURCE_OFF_WHY_LEN, (uint16_t)why_len);
+	itp_env_put16(p + ITP_ENV_SOURCE_OFF_SOURCE, source);
+	itp_env_put16(p + ITP_ENV_SOURCE_OFF_FLAGS, is_available ? ITP_ENV_SOURCE_AVAILABLE : 0);
+	itp_env_put32(p + ITP_ENV_SOURCE_OFF_ERROR, (uint32_t)error);
+	itp_env_put16(p + ITP_ENV_SOURCE_OFF_NAME_LEN, (uint16_t)name_len);
+	itp_env_put16(p + ITP_ENV_SOURCE_OFF_WHY_LEN, (uint16_t)why_len);
 	if (name_len)
 		memcpy(p + ITP_ENV_SOURCE_OFF_STRINGS, name, name_len);
 	if (why_len)
@@ -207,15 +189,15 @@ void env_buf_cpu(struct env_buf *b, uint64_t time_ns, uint32_t cpu,
 
 	if (!p)
 		return;
-	put32(p + ITP_ENV_CPU_OFF_CPU, cpu);
-	put64(p + ITP_ENV_CPU_OFF_STEAL_NS, v->steal_ns);
-	put64(p + ITP_ENV_CPU_OFF_IRQ_NS, v->irq_ns);
-	put64(p + ITP_ENV_CPU_OFF_SOFTIRQ_NS, v->softirq_ns);
-	put64(p + ITP_ENV_CPU_OFF_IDLE_NS, v->idle_ns);
-	put64(p + ITP_ENV_CPU_OFF_IRQ_COUNT, v->irq_count);
-	put64(p + ITP_ENV_CPU_OFF_SOFTIRQ_COUNT, v->softirq_count);
-	put64(p + ITP_ENV_CPU_OFF_FREQ_KHZ, v->freq_khz);
-	put64(p + ITP_ENV_CPU_OFF_THROTTLE_COUNT, v->throttle_count);
+	itp_env_put32(p + ITP_ENV_CPU_OFF_CPU, cpu);
+	itp_env_put64(p + ITP_ENV_CPU_OFF_STEAL_NS, v->steal_ns);
+	itp_env_put64(p + ITP_ENV_CPU_OFF_IRQ_NS, v->irq_ns);
+	itp_env_put64(p + ITP_ENV_CPU_OFF_SOFTIRQ_NS, v->softirq_ns);
+	itp_env_put64(p + ITP_ENV_CPU_OFF_IDLE_NS, v->idle_ns);
+	itp_env_put64(p + ITP_ENV_CPU_OFF_IRQ_COUNT, v->irq_count);
+	itp_env_put64(p + ITP_ENV_CPU_OFF_SOFTIRQ_COUNT, v->softirq_count);
+	itp_env_put64(p + ITP_ENV_CPU_OFF_FREQ_KHZ, v->freq_khz);
+	itp_env_put64(p + ITP_ENV_CPU_OFF_THROTTLE_COUNT, v->throttle_count);
 }
 
 void env_buf_system(struct env_buf *b, uint64_t time_ns, const struct env_system_values *v)
@@ -224,14 +206,14 @@ void env_buf_system(struct env_buf *b, uint64_t time_ns, const struct env_system
 
 	if (!p)
 		return;
-	put64(p + ITP_ENV_SYSTEM_OFF_PROCS_RUNNING, v->procs_running);
-	put64(p + ITP_ENV_SYSTEM_OFF_PROCS_BLOCKED, v->procs_blocked);
-	put64(p + ITP_ENV_SYSTEM_OFF_PSI_CPU_SOME, v->psi_cpu_some_ns);
-	put64(p + ITP_ENV_SYSTEM_OFF_PSI_CPU_FULL, v->psi_cpu_full_ns);
-	put64(p + ITP_ENV_SYSTEM_OFF_PSI_IO_SOME, v->psi_io_some_ns);
-	put64(p + ITP_ENV_SYSTEM_OFF_PSI_IO_FULL, v->psi_io_full_ns);
-	put64(p + ITP_ENV_SYSTEM_OFF_PSI_MEM_SOME, v->psi_mem_some_ns);
-	put64(p + ITP_ENV_SYSTEM_OFF_PSI_MEM_FULL, v->psi_mem_full_ns);
+	itp_env_put64(p + ITP_ENV_SYSTEM_OFF_PROCS_RUNNING, v->procs_running);
+	itp_env_put64(p + ITP_ENV_SYSTEM_OFF_PROCS_BLOCKED, v->procs_blocked);
+	itp_env_put64(p + ITP_ENV_SYSTEM_OFF_PSI_CPU_SOME, v->psi_cpu_some_ns);
+	itp_env_put64(p + ITP_ENV_SYSTEM_OFF_PSI_CPU_FULL, v->psi_cpu_full_ns);
+	itp_env_put64(p + ITP_ENV_SYSTEM_OFF_PSI_IO_SOME, v->psi_io_some_ns);
+	itp_env_put64(p + ITP_ENV_SYSTEM_OFF_PSI_IO_FULL, v->psi_io_full_ns);
+	itp_env_put64(p + ITP_ENV_SYSTEM_OFF_PSI_MEM_SOME, v->psi_mem_some_ns);
+	itp_env_put64(p + ITP_ENV_SYSTEM_OFF_PSI_MEM_FULL, v->psi_mem_full_ns);
 }
 
 void env_buf_cgroup(struct env_buf *b, uint64_t time_ns, const struct env_cgroup_info *c)
@@ -242,10 +224,10 @@ void env_buf_cgroup(struct env_buf *b, uint64_t time_ns, const struct env_cgroup
 
 	if (!p)
 		return;
-	put64(p + ITP_ENV_CGROUP_OFF_QUOTA_US, c->quota_us);
-	put64(p + ITP_ENV_CGROUP_OFF_PERIOD_US, c->period_us);
-	put32(p + ITP_ENV_CGROUP_OFF_VERSION, c->version);
-	put16(p + ITP_ENV_CGROUP_OFF_PATH_LEN, (uint16_t)path_len);
+	itp_env_put64(p + ITP_ENV_CGROUP_OFF_QUOTA_US, c->quota_us);
+	itp_env_put64(p + ITP_ENV_CGROUP_OFF_PERIOD_US, c->period_us);
+	itp_env_put32(p + ITP_ENV_CGROUP_OFF_VERSION, c->version);
+	itp_env_put16(p + ITP_ENV_CGROUP_OFF_PATH_LEN, (uint16_t)path_len);
 	if (path_len)
 		memcpy(p + ITP_ENV_CGROUP_OFF_PATH, c->path, path_len);
 }
@@ -256,9 +238,9 @@ void env_buf_cgroup_stat(struct env_buf *b, uint64_t time_ns, const struct env_c
 
 	if (!p)
 		return;
-	put64(p + ITP_ENV_CGSTAT_OFF_NR_PERIODS, v->nr_periods);
-	put64(p + ITP_ENV_CGSTAT_OFF_NR_THROTTLED, v->nr_throttled);
-	put64(p + ITP_ENV_CGSTAT_OFF_THROTTLED_NS, v->throttled_ns);
+	itp_env_put64(p + ITP_ENV_CGSTAT_OFF_NR_PERIODS, v->nr_periods);
+	itp_env_put64(p + ITP_ENV_CGSTAT_OFF_NR_THROTTLED, v->nr_throttled);
+	itp_env_put64(p + ITP_ENV_CGSTAT_OFF_THROTTLED_NS, v->throttled_ns);
 }
 
 void env_buf_task(struct env_buf *b, uint64_t time_ns, uint32_t pid, uint32_t tid,
@@ -268,11 +250,11 @@ void env_buf_task(struct env_buf *b, uint64_t time_ns, uint32_t pid, uint32_t ti
 
 	if (!p)
 		return;
-	put32(p + ITP_ENV_TASK_OFF_PID, pid);
-	put32(p + ITP_ENV_TASK_OFF_TID, tid);
-	put64(p + ITP_ENV_TASK_OFF_CPU_NS, v->cpu_ns);
-	put64(p + ITP_ENV_TASK_OFF_RUN_DELAY_NS, v->run_delay_ns);
-	put64(p + ITP_ENV_TASK_OFF_LAST_CPU, v->last_cpu);
+	itp_env_put32(p + ITP_ENV_TASK_OFF_PID, pid);
+	itp_env_put32(p + ITP_ENV_TASK_OFF_TID, tid);
+	itp_env_put64(p + ITP_ENV_TASK_OFF_CPU_NS, v->cpu_ns);
+	itp_env_put64(p + ITP_ENV_TASK_OFF_RUN_DELAY_NS, v->run_delay_ns);
+	itp_env_put64(p + ITP_ENV_TASK_OFF_LAST_CPU, v->last_cpu);
 }
 
 void env_buf_thread_name(struct env_buf *b, uint64_t time_ns, uint32_t pid, uint32_t tid,
@@ -282,8 +264,8 @@ void env_buf_thread_name(struct env_buf *b, uint64_t time_ns, uint32_t pid, uint
 
 	if (!p)
 		return;
-	put32(p + ITP_ENV_NAME_OFF_PID, pid);
-	put32(p + ITP_ENV_NAME_OFF_TID, tid);
+	itp_env_put32(p + ITP_ENV_NAME_OFF_PID, pid);
+	itp_env_put32(p + ITP_ENV_NAME_OFF_TID, tid);
 	memcpy(p + ITP_ENV_NAME_OFF_COMM, comm, strnlen(comm, ITP_ENV_COMM_LEN - 1));
 }
 
@@ -293,8 +275,8 @@ void env_buf_task_end(struct env_buf *b, uint64_t time_ns, uint32_t pid, uint32_
 
 	if (!p)
 		return;
-	put32(p + ITP_ENV_END_OFF_PID, pid);
-	put32(p + ITP_ENV_END_OFF_TID, tid);
+	itp_env_put32(p + ITP_ENV_END_OFF_PID, pid);
+	itp_env_put32(p + ITP_ENV_END_OFF_TID, tid);
 }
 
 void env_buf_code(struct env_buf *b, uint64_t time_ns, uint32_t pid,
@@ -304,11 +286,11 @@ void env_buf_code(struct env_buf *b, uint64_t time_ns, uint32_t pid,
 
 	if (!p)
 		return;
-	put32(p + ITP_ENV_CODE_OFF_PID, pid);
-	put64(p + ITP_ENV_CODE_OFF_MAP_ENTRIES, v->map_entries);
-	put64(p + ITP_ENV_CODE_OFF_MAP_BYTES, v->map_bytes);
-	put64(p + ITP_ENV_CODE_OFF_DUMP_ENTRIES, v->dump_entries);
-	put64(p + ITP_ENV_CODE_OFF_DUMP_BYTES, v->dump_bytes);
+	itp_env_put32(p + ITP_ENV_CODE_OFF_PID, pid);
+	itp_env_put64(p + ITP_ENV_CODE_OFF_MAP_ENTRIES, v->map_entries);
+	itp_env_put64(p + ITP_ENV_CODE_OFF_MAP_BYTES, v->map_bytes);
+	itp_env_put64(p + ITP_ENV_CODE_OFF_DUMP_ENTRIES, v->dump_entries);
+	itp_env_put64(p + ITP_ENV_CODE_OFF_DUMP_BYTES, v->dump_bytes);
 }
 
 int env_buf_write(struct env_buf *b, int fd)

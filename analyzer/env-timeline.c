@@ -226,21 +226,6 @@ struct loader {
 	uint64_t last_time;
 };
 
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-	return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
-}
-
 static int damage(struct loader *l, size_t offset, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 static int damage(struct loader *l, size_t offset, const char *fmt, ...)
@@ -489,8 +474,8 @@ static void copy_string(char *dst, size_t size, const uint8_t *p, size_t len)
 static int read_source(struct loader *l, const uint8_t *r, size_t offset, uint32_t size)
 {
 	struct env_timeline *tl = l->tl;
-	size_t name_len = get16(r + ITP_ENV_SOURCE_OFF_NAME_LEN);
-	size_t why_len = get16(r + ITP_ENV_SOURCE_OFF_WHY_LEN);
+	size_t name_len = itp_env_get16(r + ITP_ENV_SOURCE_OFF_NAME_LEN);
+	size_t why_len = itp_env_get16(r + ITP_ENV_SOURCE_OFF_WHY_LEN);
 	struct env_source src = { 0 };
 	size_t i;
 
@@ -500,7 +485,7 @@ static int read_source(struct loader *l, const uint8_t *r, size_t offset, uint32
 	copy_string(src.name, sizeof(src.name), r + ITP_ENV_SOURCE_OFF_STRINGS, name_len);
 	copy_string(src.why, sizeof(src.why), r + ITP_ENV_SOURCE_OFF_STRINGS + name_len + 1,
 		    why_len);
-	src.is_available = get16(r + ITP_ENV_SOURCE_OFF_FLAGS) & ITP_ENV_SOURCE_AVAILABLE;
+	src.is_available = itp_env_get16(r + ITP_ENV_SOURCE_OFF_FLAGS) & ITP_ENV_SOURCE_AVAILABLE;
 	for (i = 0; i < tl->nsources; i++)
 		if (!strcmp(tl->sources[i].name, src.name))
 			break;
@@ -550,111 +535,111 @@ static int read_record(struct loader *l, const uint8_t *r, size_t offset, uint16
 		l->sample_t = t;
 		tl->samples++;
 		return push(l, offset, &tl->sampler_cpu_ns, t,
-			    get64(r + ITP_ENV_SAMPLE_OFF_SAMPLER_CPU_NS));
+			    itp_env_get64(r + ITP_ENV_SAMPLE_OFF_SAMPLER_CPU_NS));
 	case ITP_ENV_REC_SOURCE:
 		return read_source(l, r, offset, size);
 	case ITP_ENV_REC_CPU: {
-		uint32_t cpu = get32(r + ITP_ENV_CPU_OFF_CPU);
+		uint32_t cpu = itp_env_get32(r + ITP_ENV_CPU_OFF_CPU);
 		struct env_cpu *c;
 
 		if (cpu >= tl->ncpus)
 			return damage(l, offset, "CPU record for CPU %" PRIu32 " of %u", cpu,
 				      tl->ncpus);
 		c = &tl->cpus[cpu];
-		if ((err = push(l, offset, &c->steal_ns, t, get64(r + ITP_ENV_CPU_OFF_STEAL_NS))) ||
-		    (err = push(l, offset, &c->irq_ns, t, get64(r + ITP_ENV_CPU_OFF_IRQ_NS))) ||
+		if ((err = push(l, offset, &c->steal_ns, t, itp_env_get64(r + ITP_ENV_CPU_OFF_STEAL_NS))) ||
+		    (err = push(l, offset, &c->irq_ns, t, itp_env_get64(r + ITP_ENV_CPU_OFF_IRQ_NS))) ||
 		    (err = push(l, offset, &c->softirq_ns, t,
-				get64(r + ITP_ENV_CPU_OFF_SOFTIRQ_NS))) ||
-		    (err = push(l, offset, &c->idle_ns, t, get64(r + ITP_ENV_CPU_OFF_IDLE_NS))) ||
+				itp_env_get64(r + ITP_ENV_CPU_OFF_SOFTIRQ_NS))) ||
+		    (err = push(l, offset, &c->idle_ns, t, itp_env_get64(r + ITP_ENV_CPU_OFF_IDLE_NS))) ||
 		    (err = push(l, offset, &c->irq_count, t,
-				get64(r + ITP_ENV_CPU_OFF_IRQ_COUNT))) ||
+				itp_env_get64(r + ITP_ENV_CPU_OFF_IRQ_COUNT))) ||
 		    (err = push(l, offset, &c->softirq_count, t,
-				get64(r + ITP_ENV_CPU_OFF_SOFTIRQ_COUNT))) ||
-		    (err = push(l, offset, &c->freq_khz, t, get64(r + ITP_ENV_CPU_OFF_FREQ_KHZ))))
+				itp_env_get64(r + ITP_ENV_CPU_OFF_SOFTIRQ_COUNT))) ||
+		    (err = push(l, offset, &c->freq_khz, t, itp_env_get64(r + ITP_ENV_CPU_OFF_FREQ_KHZ))))
 			return err;
 		return push(l, offset, &c->throttle_count, t,
-			    get64(r + ITP_ENV_CPU_OFF_THROTTLE_COUNT));
+			    itp_env_get64(r + ITP_ENV_CPU_OFF_THROTTLE_COUNT));
 	}
 	case ITP_ENV_REC_SYSTEM:
 		if ((err = push(l, offset, &tl->procs_running, t,
-				get64(r + ITP_ENV_SYSTEM_OFF_PROCS_RUNNING))) ||
+				itp_env_get64(r + ITP_ENV_SYSTEM_OFF_PROCS_RUNNING))) ||
 		    (err = push(l, offset, &tl->procs_blocked, t,
-				get64(r + ITP_ENV_SYSTEM_OFF_PROCS_BLOCKED))) ||
+				itp_env_get64(r + ITP_ENV_SYSTEM_OFF_PROCS_BLOCKED))) ||
 		    (err = push(l, offset, &tl->psi_cpu_some_ns, t,
-				get64(r + ITP_ENV_SYSTEM_OFF_PSI_CPU_SOME))) ||
+				itp_env_get64(r + ITP_ENV_SYSTEM_OFF_PSI_CPU_SOME))) ||
 		    (err = push(l, offset, &tl->psi_cpu_full_ns, t,
-				get64(r + ITP_ENV_SYSTEM_OFF_PSI_CPU_FULL))) ||
+				itp_env_get64(r + ITP_ENV_SYSTEM_OFF_PSI_CPU_FULL))) ||
 		    (err = push(l, offset, &tl->psi_io_some_ns, t,
-				get64(r + ITP_ENV_SYSTEM_OFF_PSI_IO_SOME))) ||
+				itp_env_get64(r + ITP_ENV_SYSTEM_OFF_PSI_IO_SOME))) ||
 		    (err = push(l, offset, &tl->psi_io_full_ns, t,
-				get64(r + ITP_ENV_SYSTEM_OFF_PSI_IO_FULL))) ||
+				itp_env_get64(r + ITP_ENV_SYSTEM_OFF_PSI_IO_FULL))) ||
 		    (err = push(l, offset, &tl->psi_mem_some_ns, t,
-				get64(r + ITP_ENV_SYSTEM_OFF_PSI_MEM_SOME))))
+				itp_env_get64(r + ITP_ENV_SYSTEM_OFF_PSI_MEM_SOME))))
 			return err;
 		return push(l, offset, &tl->psi_mem_full_ns, t,
-			    get64(r + ITP_ENV_SYSTEM_OFF_PSI_MEM_FULL));
+			    itp_env_get64(r + ITP_ENV_SYSTEM_OFF_PSI_MEM_FULL));
 	case ITP_ENV_REC_CGROUP: {
-		size_t len = get16(r + ITP_ENV_CGROUP_OFF_PATH_LEN);
+		size_t len = itp_env_get16(r + ITP_ENV_CGROUP_OFF_PATH_LEN);
 
 		if (ITP_ENV_CGROUP_OFF_PATH + len + 1 > size)
 			return damage(l, offset, "CGROUP path of %zu bytes runs past the record's "
 				      "%" PRIu32, len, size);
-		tl->cg_quota_us = get64(r + ITP_ENV_CGROUP_OFF_QUOTA_US);
-		tl->cg_period_us = get64(r + ITP_ENV_CGROUP_OFF_PERIOD_US);
+		tl->cg_quota_us = itp_env_get64(r + ITP_ENV_CGROUP_OFF_QUOTA_US);
+		tl->cg_period_us = itp_env_get64(r + ITP_ENV_CGROUP_OFF_PERIOD_US);
 		copy_string(tl->cg_path, sizeof(tl->cg_path), r + ITP_ENV_CGROUP_OFF_PATH, len);
 		return 0;
 	}
 	case ITP_ENV_REC_CGROUP_STAT:
 		if ((err = push(l, offset, &tl->cg_nr_periods, t,
-				get64(r + ITP_ENV_CGSTAT_OFF_NR_PERIODS))) ||
+				itp_env_get64(r + ITP_ENV_CGSTAT_OFF_NR_PERIODS))) ||
 		    (err = push(l, offset, &tl->cg_nr_throttled, t,
-				get64(r + ITP_ENV_CGSTAT_OFF_NR_THROTTLED))))
+				itp_env_get64(r + ITP_ENV_CGSTAT_OFF_NR_THROTTLED))))
 			return err;
 		return push(l, offset, &tl->cg_throttled_ns, t,
-			    get64(r + ITP_ENV_CGSTAT_OFF_THROTTLED_NS));
+			    itp_env_get64(r + ITP_ENV_CGSTAT_OFF_THROTTLED_NS));
 	case ITP_ENV_REC_TASK: {
 		struct env_task *task;
 
-		i = task_get(l, get32(r + ITP_ENV_TASK_OFF_PID), get32(r + ITP_ENV_TASK_OFF_TID));
+		i = task_get(l, itp_env_get32(r + ITP_ENV_TASK_OFF_PID), itp_env_get32(r + ITP_ENV_TASK_OFF_TID));
 		if (i < 0)
 			return out_of_memory(l);
 		task = &tl->tasks[i];
 		l->task_state[i].is_touched = true;
-		if ((err = push(l, offset, &task->cpu_ns, t, get64(r + ITP_ENV_TASK_OFF_CPU_NS))) ||
+		if ((err = push(l, offset, &task->cpu_ns, t, itp_env_get64(r + ITP_ENV_TASK_OFF_CPU_NS))) ||
 		    (err = push(l, offset, &task->run_delay_ns, t,
-				get64(r + ITP_ENV_TASK_OFF_RUN_DELAY_NS))))
+				itp_env_get64(r + ITP_ENV_TASK_OFF_RUN_DELAY_NS))))
 			return err;
-		return push(l, offset, &task->last_cpu, t, get64(r + ITP_ENV_TASK_OFF_LAST_CPU));
+		return push(l, offset, &task->last_cpu, t, itp_env_get64(r + ITP_ENV_TASK_OFF_LAST_CPU));
 	}
 	case ITP_ENV_REC_THREAD_NAME:
-		i = task_get(l, get32(r + ITP_ENV_NAME_OFF_PID), get32(r + ITP_ENV_NAME_OFF_TID));
+		i = task_get(l, itp_env_get32(r + ITP_ENV_NAME_OFF_PID), itp_env_get32(r + ITP_ENV_NAME_OFF_TID));
 		if (i < 0)
 			return out_of_memory(l);
 		copy_string(tl->tasks[i].comm, sizeof(tl->tasks[i].comm),
 			    r + ITP_ENV_NAME_OFF_COMM, ITP_ENV_COMM_LEN);
 		return 0;
 	case ITP_ENV_REC_TASK_END:
-		i = key_get(l, (uint64_t)get32(r + ITP_ENV_END_OFF_PID) << 32 |
-				       get32(r + ITP_ENV_END_OFF_TID));
+		i = key_get(l, (uint64_t)itp_env_get32(r + ITP_ENV_END_OFF_PID) << 32 |
+				       itp_env_get32(r + ITP_ENV_END_OFF_TID));
 		if (i >= 0 && l->task_state[i].is_live)
 			task_end(l, (size_t)i);
 		return 0;
 	case ITP_ENV_REC_CODE: {
 		struct env_code *c;
 
-		i = code_get(l, get32(r + ITP_ENV_CODE_OFF_PID));
+		i = code_get(l, itp_env_get32(r + ITP_ENV_CODE_OFF_PID));
 		if (i < 0)
 			return out_of_memory(l);
 		c = &tl->code[i];
 		l->code_state[i].is_touched = true;
 		if ((err = push(l, offset, &c->map_entries, t,
-				get64(r + ITP_ENV_CODE_OFF_MAP_ENTRIES))) ||
+				itp_env_get64(r + ITP_ENV_CODE_OFF_MAP_ENTRIES))) ||
 		    (err = push(l, offset, &c->map_bytes, t,
-				get64(r + ITP_ENV_CODE_OFF_MAP_BYTES))) ||
+				itp_env_get64(r + ITP_ENV_CODE_OFF_MAP_BYTES))) ||
 		    (err = push(l, offset, &c->dump_entries, t,
-				get64(r + ITP_ENV_CODE_OFF_DUMP_ENTRIES))))
+				itp_env_get64(r + ITP_ENV_CODE_OFF_DUMP_ENTRIES))))
 			return err;
-		return push(l, offset, &c->dump_bytes, t, get64(r + ITP_ENV_CODE_OFF_DUMP_BYTES));
+		return push(l, offset, &c->dump_bytes, t, itp_env_get64(r + ITP_ENV_CODE_OFF_DUMP_BYTES));
 	}
 	}
 	/* an unknown type: a newer minor added it (skip), or damage */
@@ -684,8 +669,8 @@ static int read_header(struct loader *l)
 	}
 	if (l->size < ITP_ENV_HEADER_SIZE)
 		return damage(l, l->size, "the file ends inside the header");
-	major = get16(h + ITP_ENV_OFF_VERSION_MAJOR);
-	l->minor = get16(h + ITP_ENV_OFF_VERSION_MINOR);
+	major = itp_env_get16(h + ITP_ENV_OFF_VERSION_MAJOR);
+	l->minor = itp_env_get16(h + ITP_ENV_OFF_VERSION_MINOR);
 	if (major != ITP_ENV_VERSION_MAJOR) {
 		snprintf(l->why, l->why_size,
 			 "%s: byte %d: written by %s iterprof (timeline format %u.%u); this "
@@ -695,24 +680,24 @@ static int read_header(struct loader *l)
 			 ITP_ENV_VERSION_MAJOR);
 		return -EPROTONOSUPPORT;
 	}
-	header_size = get32(h + ITP_ENV_OFF_HEADER_SIZE);
+	header_size = itp_env_get32(h + ITP_ENV_OFF_HEADER_SIZE);
 	if (header_size < ITP_ENV_HEADER_SIZE || header_size > 4096 || header_size % 8)
 		return damage(l, ITP_ENV_OFF_HEADER_SIZE, "header size %" PRIu32
 			      " (expected 64 to 4096, a multiple of 8)", header_size);
 	if (header_size > l->size)
 		return damage(l, l->size, "the file ends inside the header");
-	tag = get32(h + ITP_ENV_OFF_ENDIAN_TAG);
+	tag = itp_env_get32(h + ITP_ENV_OFF_ENDIAN_TAG);
 	if (tag != ITP_ENV_ENDIAN_TAG)
 		return damage(l, ITP_ENV_OFF_ENDIAN_TAG, "%s",
 			      tag == __builtin_bswap32(ITP_ENV_ENDIAN_TAG)
 				      ? "written on a big-endian machine"
 				      : "bad endian tag");
-	ncpus = get32(h + ITP_ENV_OFF_CPU_COUNT);
+	ncpus = itp_env_get32(h + ITP_ENV_OFF_CPU_COUNT);
 	if (!ncpus || ncpus > ITP_ENV_MAX_CPUS)
 		return damage(l, ITP_ENV_OFF_CPU_COUNT, "CPU count %" PRIu32 " (expected 1 to %u)",
 			      ncpus, ITP_ENV_MAX_CPUS);
-	tl->interval_ns = get64(h + ITP_ENV_OFF_INTERVAL_NS);
-	tl->start_ns = get64(h + ITP_ENV_OFF_START_NS);
+	tl->interval_ns = itp_env_get64(h + ITP_ENV_OFF_INTERVAL_NS);
+	tl->start_ns = itp_env_get64(h + ITP_ENV_OFF_START_NS);
 	tl->end_ns = tl->start_ns;
 	tl->cg_quota_us = tl->cg_period_us = ENV_MISSING;
 	tl->cpus = calloc(ncpus, sizeof(*tl->cpus));
@@ -741,8 +726,8 @@ int env_timeline_load_buffer(const void *data, size_t size, const char *name,
 
 		if (size - offset < ITP_ENV_RECORD_HEADER_SIZE)
 			break; /* cut inside a record header: the launcher was killed */
-		type = get16(r + ITP_ENV_REC_OFF_TYPE);
-		rsize = get32(r + ITP_ENV_REC_OFF_SIZE);
+		type = itp_env_get16(r + ITP_ENV_REC_OFF_TYPE);
+		rsize = itp_env_get32(r + ITP_ENV_REC_OFF_SIZE);
 		if (rsize < ITP_ENV_RECORD_HEADER_SIZE || rsize % 8) {
 			err = damage(&l, offset, "record size %" PRIu32
 				     " (a multiple of 8, at least 16)", rsize);
@@ -756,7 +741,7 @@ int env_timeline_load_buffer(const void *data, size_t size, const char *name,
 				     min_size(type));
 			break;
 		}
-		err = read_record(&l, r, offset, type, rsize, get64(r + ITP_ENV_REC_OFF_TIME_NS));
+		err = read_record(&l, r, offset, type, rsize, itp_env_get64(r + ITP_ENV_REC_OFF_TIME_NS));
 		offset += rsize;
 	}
 	if (!err)

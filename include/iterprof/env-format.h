@@ -318,4 +318,39 @@ enum itp_env_source {
 #define ITP_ENV_MAX_CPUS 65536u
 #define ITP_ENV_MAX_RECORD 65536u /* no record is larger */
 
+/* The file's fields are little-endian whatever the host: these read and
+ * write them (the writer, the reader and the tests' tools share them). */
+static inline uint16_t itp_env_get16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] | p[1] << 8);
+}
+
+static inline uint32_t itp_env_get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static inline uint64_t itp_env_get64(const uint8_t *p)
+{
+	return (uint64_t)itp_env_get32(p) | (uint64_t)itp_env_get32(p + 4) << 32;
+}
+
+static inline void itp_env_put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+}
+
+static inline void itp_env_put32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static inline void itp_env_put64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
 #endif /* ITERPROF_ENV_FORMAT_H */

@@ -52,39 +52,6 @@ struct change {
 	bool has_before, has_after; /* CPU records of cpu on both sides of t */
 };
 
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-	return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> 8 * i);
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> 8 * i);
-}
-
 static int usage(void)
 {
 	fprintf(stderr, "usage: env-inject FILE [--steal CPU:T_NS:NS]... "
@@ -164,12 +131,12 @@ static int write_all(int fd, const uint8_t *data, size_t size)
 /* A SOURCE record of thermal_throttle: say it was read. */
 static void mark_available(uint8_t *r, uint32_t size)
 {
-	uint16_t name_len = get16(r + ITP_ENV_SOURCE_OFF_NAME_LEN);
+	uint16_t name_len = itp_env_get16(r + ITP_ENV_SOURCE_OFF_NAME_LEN);
 	size_t why_at = ITP_ENV_SOURCE_OFF_STRINGS + (size_t)name_len + 1;
 
-	put16(r + ITP_ENV_SOURCE_OFF_FLAGS, ITP_ENV_SOURCE_AVAILABLE);
-	put32(r + ITP_ENV_SOURCE_OFF_ERROR, 0);
-	put16(r + ITP_ENV_SOURCE_OFF_WHY_LEN, 0);
+	itp_env_put16(r + ITP_ENV_SOURCE_OFF_FLAGS, ITP_ENV_SOURCE_AVAILABLE);
+	itp_env_put32(r + ITP_ENV_SOURCE_OFF_ERROR, 0);
+	itp_env_put16(r + ITP_ENV_SOURCE_OFF_WHY_LEN, 0);
 	if (why_at < size)
 		memset(r + why_at, 0, size - why_at);
 }
@@ -186,15 +153,15 @@ static long inject(uint8_t *data, size_t size, struct change *changes, size_t nc
 	long changed = 0;
 
 	if (size < ITP_ENV_HEADER_SIZE || memcmp(data, ITP_ENV_MAGIC, ITP_ENV_MAGIC_LEN) ||
-	    get16(data + ITP_ENV_OFF_VERSION_MAJOR) != ITP_ENV_VERSION_MAJOR ||
-	    get32(data + ITP_ENV_OFF_ENDIAN_TAG) != ITP_ENV_ENDIAN_TAG ||
-	    get32(data + ITP_ENV_OFF_HEADER_SIZE) < ITP_ENV_HEADER_SIZE ||
-	    get32(data + ITP_ENV_OFF_HEADER_SIZE) > size) {
+	    itp_env_get16(data + ITP_ENV_OFF_VERSION_MAJOR) != ITP_ENV_VERSION_MAJOR ||
+	    itp_env_get32(data + ITP_ENV_OFF_ENDIAN_TAG) != ITP_ENV_ENDIAN_TAG ||
+	    itp_env_get32(data + ITP_ENV_OFF_HEADER_SIZE) < ITP_ENV_HEADER_SIZE ||
+	    itp_env_get32(data + ITP_ENV_OFF_HEADER_SIZE) > size) {
 		fprintf(stderr, "env-inject: not an environment timeline of version %d\n",
 			ITP_ENV_VERSION_MAJOR);
 		return -1;
 	}
-	ncpus = get32(data + ITP_ENV_OFF_CPU_COUNT);
+	ncpus = itp_env_get32(data + ITP_ENV_OFF_CPU_COUNT);
 	for (size_t k = 0; k < nchanges; k++) {
 		if (changes[k].cpu >= ncpus) {
 			fprintf(stderr,
@@ -207,12 +174,12 @@ static long inject(uint8_t *data, size_t size, struct change *changes, size_t nc
 	}
 	/* Records up to the last whole one: a cut last record stays as it is
 	 * (the reader ignores it too). */
-	for (off = get32(data + ITP_ENV_OFF_HEADER_SIZE);
+	for (off = itp_env_get32(data + ITP_ENV_OFF_HEADER_SIZE);
 	     off + ITP_ENV_RECORD_HEADER_SIZE <= size;) {
 		uint8_t *r = data + off;
-		uint16_t type = get16(r + ITP_ENV_REC_OFF_TYPE);
-		uint32_t rsize = get32(r + ITP_ENV_REC_OFF_SIZE);
-		uint64_t t = get64(r + ITP_ENV_REC_OFF_TIME_NS);
+		uint16_t type = itp_env_get16(r + ITP_ENV_REC_OFF_TYPE);
+		uint32_t rsize = itp_env_get32(r + ITP_ENV_REC_OFF_SIZE);
+		uint64_t t = itp_env_get64(r + ITP_ENV_REC_OFF_TIME_NS);
 
 		if (rsize < ITP_ENV_RECORD_HEADER_SIZE || rsize % 8 || rsize > ITP_ENV_MAX_RECORD) {
 			fprintf(stderr, "env-inject: record of %" PRIu32 " bytes at offset %zu\n",
@@ -223,12 +190,12 @@ static long inject(uint8_t *data, size_t size, struct change *changes, size_t nc
 			break;
 		if (type == ITP_ENV_REC_SOURCE && has_throttle &&
 		    rsize > ITP_ENV_SOURCE_OFF_STRINGS &&
-		    get16(r + ITP_ENV_SOURCE_OFF_SOURCE) == ITP_ENV_SRC_THERMAL_THROTTLE)
+		    itp_env_get16(r + ITP_ENV_SOURCE_OFF_SOURCE) == ITP_ENV_SRC_THERMAL_THROTTLE)
 			mark_available(r, rsize);
 		if (type == ITP_ENV_REC_CPU && rsize >= ITP_ENV_CPU_SIZE) {
-			uint32_t cpu = get32(r + ITP_ENV_CPU_OFF_CPU);
-			uint64_t steal = get64(r + ITP_ENV_CPU_OFF_STEAL_NS);
-			uint64_t throttles = get64(r + ITP_ENV_CPU_OFF_THROTTLE_COUNT);
+			uint32_t cpu = itp_env_get32(r + ITP_ENV_CPU_OFF_CPU);
+			uint64_t steal = itp_env_get64(r + ITP_ENV_CPU_OFF_STEAL_NS);
+			uint64_t throttles = itp_env_get64(r + ITP_ENV_CPU_OFF_THROTTLE_COUNT);
 			bool is_changed = false;
 
 			if (has_throttle && throttles == ITP_ENV_MISSING) {
@@ -252,8 +219,8 @@ static long inject(uint8_t *data, size_t size, struct change *changes, size_t nc
 					is_changed = true;
 				}
 			}
-			put64(r + ITP_ENV_CPU_OFF_STEAL_NS, steal);
-			put64(r + ITP_ENV_CPU_OFF_THROTTLE_COUNT, throttles);
+			itp_env_put64(r + ITP_ENV_CPU_OFF_STEAL_NS, steal);
+			itp_env_put64(r + ITP_ENV_CPU_OFF_THROTTLE_COUNT, throttles);
 			changed += is_changed;
 		}
 		off += rsize;
