@@ -149,8 +149,15 @@ static int run_open(struct run *r)
 				if (r->env)
 					join = env_join_new(r->env, (int)proc->header.pid,
 							    (int)th->tid);
-				if (analysis_run_env(proc, &th->regions[k], join, &s->analysis))
+				if (analysis_run_env(proc, &th->regions[k], join, &s->analysis)) {
+					/* not counted, so run_close() would not free
+					 * it: the join and whatever was built (when
+					 * its first allocation fails analysis_run_env
+					 * returns with the join still held; freeing
+					 * twice is harmless, analysis_free() clears) */
+					analysis_free(&s->analysis);
 					goto nomem;
+				}
 				s->side = (struct diff_side){ proc, th, &th->regions[k],
 							      &s->analysis };
 				s->command = file_name(proc->header.exe);
@@ -358,9 +365,12 @@ static void md_cell(FILE *out, const char *s)
 			fputc(*s == '\n' || *s == '\r' ? ' ' : *s, out);
 }
 
+/* The shift column is the Hodges-Lehmann shift with its own interval (the
+ * shift always lies in it; the change of the medians may not, when the
+ * distributions change shape: the medians are in their own columns). */
 static int diff_md(FILE *out, const struct pair *pairs, size_t n)
 {
-	fputs("| region | verdict | base median | current median | change (95 % CI) | evidence |\n"
+	fputs("| region | verdict | base median | current median | shift (95 % CI) | evidence |\n"
 	      "|---|---|---:|---:|---:|---|\n",
 	      out);
 	for (size_t i = 0; i < n; i++) {
@@ -376,7 +386,7 @@ static int diff_md(FILE *out, const struct pair *pairs, size_t n)
 			duration(r->base.median_ns, b, sizeof(b)),
 			duration(r->current.median_ns, c, sizeof(c)));
 		if (isfinite(r->shift_rel))
-			fprintf(out, "%+.1f %% (%+.1f %% to %+.1f %%)", r->median_rel * 100,
+			fprintf(out, "%+.1f %% (%+.1f %% to %+.1f %%)", r->shift_rel * 100,
 				r->low_rel * 100, r->high_rel * 100);
 		else
 			fputs("-", out);

@@ -22,8 +22,8 @@
  *    major faults) and the share that is work (more work, page faults,
  *    jit, cache misses). The work measure itself — the median
  *    instructions where both traces count them, else the median on-CPU
- *    time — says how much of the change of the median the work accounts
- *    for (work share).
+ *    time, of the iterations compared — says how much of the change of
+ *    the median the work accounts for (work share).
  * 3. Warm-up. The mean of all iterations (what a harness that averages
  *    everything reports) is split into the part before the reference and
  *    the rest: when the steady states do not differ but the means do, and
@@ -88,8 +88,9 @@ struct diff_side_stats {
 	size_t warmup_iterations; /* before the reference */
 	double warmup_ns;      /* their total duration */
 	double warmup_cause_ns[ATTRIB_CAUSE_COUNT]; /* their excess, by cause */
-	double cpu_ns;         /* reference median of on-CPU time, or NAN */
-	double instructions;   /* reference median, or NAN */
+	double cpu_ns;         /* median on-CPU time of the iterations
+				  compared, or NAN */
+	double instructions;   /* their median instructions, or NAN */
 };
 
 struct diff_result {

@@ -2,7 +2,8 @@
 """`iterprof diff` on runs of tests/programs/inject whose difference is
 known: the same busy work (fixed --units, no calibration) twice, twice the
 work, the same work with two spinning processes on the benchmark's CPU,
-a warm-up of page faults, too few iterations; the options and bad input.
+a warm-up of ten times the work, too few iterations; the options and bad
+input.
 
 Every run is pinned to one CPU (taskset; inject pins itself to the first
 allowed one) so that the spinners compete with it for that CPU alone."""
@@ -76,6 +77,8 @@ def check_regression(attempt):
            f"interval {p['change']}")
     expect(p["work"]["measure"] == "on-cpu-time" and 0.7 <= p["work"]["change"] <= 1.4,
            f"work {p['work']}")
+    expect(doc["threshold"] == 0.02 and doc["confidence"] == 0.95,
+           f"default threshold {doc['threshold']}, confidence {doc['confidence']}")
     expect(doc["verdicts"]["regression"] == 1 and doc["unpaired"] == [],
            f"summary {doc['verdicts']}, unpaired {doc['unpaired']}")
     expect(p["base"]["iterations"] == 200 and p["current"]["iterations"] == 200,
@@ -87,10 +90,16 @@ def check_regression(attempt):
     diff(base, double, "--fail-on", "regression", check=3)
     diff(double, base, "--fail-on", "regression", check=0)
     diff(double, base, "--fail-on", "inconclusive,improvement", check=3)
-    # the threshold: a change below it is not reported
-    _, p = diff_json(base, double, "--threshold", "150%")
-    expect(p["verdict"] != "regression" and p["verdict"] != "improvement",
-           f"+100 % under a 150 % threshold: {p['verdict']}")
+    # the threshold: a change below it is not reported. The steady states
+    # differ by ~+100 % (checked above), under the threshold: diff.c's
+    # verdict_unchanged, which gives no-change unless the means of all
+    # iterations differ by at least the threshold too (then warmup or
+    # environment) — they differ by ~+100 % as well, so no-change it must be.
+    doc, p = diff_json(base, double, "--threshold", "150%")
+    expect(doc["threshold"] == 1.5, f"threshold {doc['threshold']}")
+    expect(p["change"]["mean_all"] < 1.5, f"the means differ by {p['change']['mean_all']}")
+    expect(p["verdict"] == "no-change" and "below the threshold of 150 %" in p["evidence"],
+           f"+100 % under a 150 % threshold: {p['verdict']}: {p['evidence']}")
     # text and Markdown say the same
     text = diff(base, double).stdout
     expect("step (inject, thread inject): regression" in text, f"text:\n{text}")
@@ -102,6 +111,14 @@ def check_regression(attempt):
            f"markdown:\n{md}")
     expect(len(lines) == 3 and "| `step` (inject) | **regression** |" in lines[2],
            f"markdown:\n{md}")
+    # the shift column: the Hodges-Lehmann shift within its own interval,
+    # as in JSON (the same pair: the threshold does not change the shift)
+    cell = lines[2].split(" | ")[4]
+    m = re.fullmatch(r"([+-][0-9.]+) % \(([+-][0-9.]+) % to ([+-][0-9.]+) %\)", cell)
+    expect(m is not None, f"shift cell {cell!r}")
+    shift, low, high = (float(x) / 100 for x in m.groups())
+    expect(low <= shift <= high and abs(shift - p["change"]["shift"]) < 0.001 and
+           abs(low - p["change"]["ci_low"]) < 0.001, f"shift cell {cell!r}, json {p['change']}")
 
 
 def test_same_work_is_not_a_change():
@@ -166,23 +183,22 @@ def attempts(check, n=6):
             time.sleep(2)
 
 
-def test_warmup_of_page_faults_is_warmup():
+def test_warm_up_of_ten_times_the_work_is_warmup():
     attempts(check_warmup)
 
 
 def check_warmup(attempt):
-    # the first 30 iterations do 10 times the work (a page-fault warm-up,
-    # 3000 fresh pages an iteration, left the CI machine's steady state
-    # 2.4 times slower in two runs out of two): the mean of all iterations
-    # more than doubles, the
-    # steady state is the base's. The same work runs up to ~8 % faster or
-    # slower from one run to the next on these VMs (measured: -7 % once,
-    # on-CPU time alike): a threshold of 20 % keeps that from being a
-    # change of the steady state here.
+    # the first 30 iterations do 10 times the work (an earlier warm-up of
+    # page faults, 3000 fresh pages an iteration, left the CI machine's
+    # steady state 2.4 times slower in two runs out of two): the mean of all
+    # iterations more than doubles, the steady state is the base's. The
+    # same work runs up to ~8 % faster or slower from one run to the next
+    # on these VMs (measured: -7 % once, on-CPU time alike): a threshold of
+    # 20 % keeps that from being a change of the steady state here.
     base = inject("base" + attempt, "--units", str(UNITS))
     cold = inject("cold" + attempt, "--units", str(UNITS), "--at", "1-30", "--work-factor", "10")
     doc, p = diff_json(base, cold, "--threshold", "20")
-    expect(p["verdict"] == "warmup", f"a warm-up of page faults: {p['verdict']}")
+    expect(p["verdict"] == "warmup", f"a warm-up of 10x the work: {p['verdict']}")
     expect(p["change"]["mean_all"] >= 0.3, f"mean of all {p['change']}")
     expect(p["current"]["warmup_iterations"] >= 25, f"warm-up {p['current']}")
     # 30 iterations did the extra work; on a VM running slow for a stretch
@@ -236,5 +252,6 @@ def test_pairing_and_bad_input():
 
 if __name__ == "__main__":
     main([test_regression_and_improvement, test_same_work_is_not_a_change,
-          test_competing_processes_are_environment, test_warmup_of_page_faults_is_warmup,
+          test_competing_processes_are_environment,
+          test_warm_up_of_ten_times_the_work_is_warmup,
           test_too_few_iterations_are_inconclusive, test_pairing_and_bad_input], W)

@@ -79,6 +79,10 @@ CPU = None          # the CPU the benchmark and the hog share
 RUNS = {}           # name -> Run
 RECORDED = {}       # name -> recordings made of it
 PENDING = "pending: iterprof diff not built yet"
+# the quiet -> doubled pair test_doubled_is_regression found a regression
+# in (it records a new pair when the first is not one): test_fail_on and
+# test_text_and_markdown use the same
+DOUBLED_PAIR = ["quiet", "doubled"]
 START = time.monotonic()
 
 
@@ -417,6 +421,19 @@ def test_hog_is_environment():
     # runs seconds apart; the hog's +70-100 % is far outside that.
     expect(work["change"] is not None and abs(work["change"]) <= 0.3,
            f"work change {work['change']}: on-CPU time should not change")
+    # The sentence carries that evidence, as diff.c writes it: "but on-CPU
+    # time unchanged (+1.9 %)" when the change is below the threshold (2 %),
+    # else "but on-CPU time +5.3 %" (instructions with a PMU).
+    what = "instructions" if want == "instructions" else "on-CPU time"
+    m = re.search(r"but " + re.escape(what) + r" (unchanged \(([+-][0-9.]+) %\)|([+-][0-9.]+) %)"
+                  r" and ", pair["evidence"])
+    expect(m is not None, f"the evidence does not give the {what}: {pair['evidence']!r}")
+    said = float(m.group(2) if m.group(2) is not None else m.group(3)) / 100
+    expect(abs(said - work["change"]) < 0.006,
+           f"the evidence says {what} {said:+.1%}, work.change is {work['change']:+.1%}")
+    expect((m.group(2) is not None) == (abs(work["change"]) < 0.02),
+           f"'unchanged' below the 2 % threshold only: {pair['evidence']!r}, work.change "
+           f"{work['change']:+.2%}")
 
 
 def check_doubled(base, current):
@@ -431,7 +448,7 @@ def check_doubled(base, current):
 
 def test_doubled_is_regression():
     try:
-        check_doubled("quiet", "doubled")
+        check_doubled(*DOUBLED_PAIR)
         return
     except AssertionError as e:
         # The VM ran quiet slower or doubled faster than the other (CI:
@@ -441,7 +458,8 @@ def test_doubled_is_regression():
     with noise.Exclusive("env-tests", timeout=600):
         RUNS["quiet5"] = record_run("quiet5", WORK, again=False)
         RUNS["doubled5"] = record_run("doubled5", 2 * WORK, again=False)
-    check_doubled("quiet5", "doubled5")
+    DOUBLED_PAIR[:] = ["quiet5", "doubled5"]
+    check_doubled(*DOUBLED_PAIR)
 
 
 def test_quiet_twice_is_not_regression():
@@ -475,9 +493,10 @@ def test_quiet_twice_is_not_regression():
 
 def test_fail_on():
     expect(DIFF_BUILT, PENDING)
-    p = diff("quiet", "doubled", ["--fail-on", "regression"], check=None)
-    expect(p.returncode == 3, f"--fail-on regression, quiet -> doubled: exit {p.returncode}, "
-           f"want 3\n{p.stdout}{p.stderr}")
+    base, doubled = DOUBLED_PAIR
+    p = diff(base, doubled, ["--fail-on", "regression"], check=None)
+    expect(p.returncode == 3, f"--fail-on regression, {base} -> {doubled}: exit "
+           f"{p.returncode}, want 3\n{p.stdout}{p.stderr}")
     p = diff("quiet", "hog", ["--fail-on", "regression"], check=None)
     expect(p.returncode == 0, f"--fail-on regression, quiet -> hog: exit {p.returncode}, "
            f"want 0\n{p.stdout}{p.stderr}")
@@ -489,10 +508,20 @@ def test_text_and_markdown():
     rows = [line for line in p.stdout.splitlines() if line.lstrip().startswith("|")]
     expect(len(rows) >= 3 and re.match(r"^\s*\|[\s:|-]+\|\s*$", rows[1]),
            f"no Markdown table (header, separator, row) in:\n{p.stdout}")
-    expect(any("environment" in row for row in rows[2:]),
+    # the verdict cell of the training_step row (the evidence may say
+    # "environment" too)
+    cells = [[c.strip() for c in row.strip().strip("|").split(" | ")] for row in rows[2:]]
+    steps = [c for c in cells if "training_step" in c[0] and "bench_training_step" not in c[0]]
+    expect(len(steps) == 1 and steps[0][1] == "**environment**",
            f"the Markdown table does not give the verdict environment:\n{p.stdout}")
-    p = diff("quiet", "doubled", check=0)
-    expect("regression" in p.stdout, f"the text does not give the verdict:\n{p.stdout}")
+    p = diff(*DOUBLED_PAIR, check=0)
+    # "REGION (COMMAND, thread NAME): VERDICT", then the evidence sentence
+    heads = [line for line in p.stdout.splitlines() if "training_step" in line
+             and "bench_training_step" not in line and ", thread " in line]
+    expect(len(heads) == 1 and heads[0].endswith("): regression"),
+           f"the text does not give the verdict regression:\n{p.stdout}")
+    expect(re.search(r"^  regression: median \+", p.stdout, re.M),
+           f"no evidence sentence:\n{p.stdout}")
 
 
 if __name__ == "__main__":
