@@ -632,7 +632,9 @@ static void text_other_threads(FILE *out, const struct recording_process *p, uns
 			/* a thread names itself: no control characters on the terminal */
 			for (char *c = top[n].name; *c; c++)
 				*c = (unsigned char)*c < 0x20 || *c == 0x7f ? '?' : *c;
-			snprintf(entry, sizeof(entry), "'%s' %s%s", top[n].name,
+			/* precisions: a comm is 15 characters, a duration fits
+			 * v[32] (gcc -O2 cannot bound them and warns) */
+			snprintf(entry, sizeof(entry), "'%.15s' %.31s%s", top[n].name,
 				 stats_format_duration(top[n].cpu_ns, v, sizeof(v)),
 				 n + 1 < count ? "," : "");
 			if (at && at + 1 + stats_display_width(entry) > REPORT_WIDTH) {
