@@ -125,6 +125,15 @@ uint64_t env_series_at(const struct env_series *s, uint64_t t)
 	return i < 0 ? ENV_MISSING : s->v[i];
 }
 
+const struct env_series *env_timeline_clock(const struct env_timeline *tl)
+{
+	if (tl->ncpus && tl->cpus[0].steal_ns.n)
+		return &tl->cpus[0].steal_ns;
+	if (tl->procs_running.n)
+		return &tl->procs_running;
+	return NULL;
+}
+
 const struct env_task *env_timeline_task(const struct env_timeline *tl, int tid)
 {
 	for (size_t i = 0; tl && i < tl->ntasks; i++)

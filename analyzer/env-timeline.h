@@ -99,6 +99,11 @@ uint64_t env_series_delta(const struct env_series *s, uint64_t from, uint64_t to
 /* A level series' value at time t (the last sample at or before t). */
 uint64_t env_series_at(const struct env_series *s, uint64_t t);
 
+/* A series with a point at every sample's time (the first CPU's steal, else
+ * the runnable-task count: both read at every sample), or NULL when the
+ * timeline has neither. */
+const struct env_series *env_timeline_clock(const struct env_timeline *tl);
+
 /* The task with @tid, or NULL. */
 const struct env_task *env_timeline_task(const struct env_timeline *tl, int tid);
 

@@ -32,15 +32,6 @@ struct env_join {
 	double *storage;
 };
 
-static const struct env_series *sample_clock(const struct env_timeline *tl)
-{
-	if (tl->ncpus && tl->cpus[0].steal_ns.n)
-		return &tl->cpus[0].steal_ns;
-	if (tl->procs_running.n)
-		return &tl->procs_running;
-	return NULL;
-}
-
 struct env_join *env_join_new(const struct env_timeline *tl, int pid, int tid)
 {
 	struct env_join *j = calloc(1, sizeof(*j));
@@ -57,7 +48,7 @@ struct env_join *env_join_new(const struct env_timeline *tl, int pid, int tid)
 	j->pid = pid;
 	j->tid = tid;
 	j->self = env_timeline_task(tl, tid);
-	j->clock = sample_clock(tl);
+	j->clock = env_timeline_clock(tl);
 	j->w.first = SIZE_MAX;
 	j->w.steal_ns = j->storage;
 	j->w.interrupts = j->storage + n;

@@ -31,15 +31,14 @@ struct env_threads {
 
 /* The times every sample writes; a thread's series has a point at some of
  * them (from its first sample to its end: env-timeline.c carries its
- * values forward). */
+ * values forward). Without the timeline's own clock, the process's longest
+ * thread series. */
 static const struct env_series *sample_clock(const struct env_timeline *tl, int pid)
 {
-	const struct env_series *longest = NULL;
+	const struct env_series *longest = env_timeline_clock(tl);
 
-	if (tl->ncpus && tl->cpus[0].steal_ns.n)
-		return &tl->cpus[0].steal_ns;
-	if (tl->procs_running.n)
-		return &tl->procs_running;
+	if (longest)
+		return longest;
 	for (size_t k = 0; k < tl->ntasks; k++)
 		if (tl->tasks[k].pid == pid &&
 		    (!longest || tl->tasks[k].cpu_ns.n > longest->n))
