@@ -509,28 +509,40 @@ def test_patched_function_stacks_reach_main():
     stack is the shim's exit trampoline; the stacks must go through it to
     the real callers (main), not stop at the trampoline."""
     line = marker_line("touch")
-    data = W.join("patched.data")
-    run(["taskset", "-c", pin_cpu(), ITERPROF, "record", "-q", "--no-env", "-o", data,
-         "-f", "do_iteration", "--", program("stackpaths-nofp"), "--no-markers", "1",
-         "-n", str(N), "--faults-at", at_list(FAULTS_AT), "--pages", str(PAGES)],
-        timeout=TIMEOUT, check=0)
-    doc = report_json(data, ("--iterations",))
-    found = regions(doc, "do_iteration")
-    expect(len(found) == 1, f"regions do_iteration: {len(found)}")
-    s = found[0]["stacks"]
-    expect(s is not None, "-f iterations have no stacks")
-    if s.get("error"):
-        raise Skip(f"stacks unavailable: {s['error']}")
-    tops = [t for c in s["causes"] if c["cause"] == "page-faults" for t in c["top"]]
     path = ["touch_fresh_pages", "fill_buffer", "prepare_input", "do_iteration", "main"]
-    good = [t for t in tops if subsequence(t["frames"], path) is not None
-            and t["frames"][0].get("line") == line]
-    expect(good and not any(t.get("broken") for t in good),
-           "no page-faults stack through the patched do_iteration to main:\n    "
-           + "\n    ".join(describe_stack(t) for t in tops))
-    names = [fname(f) for t in good for f in t["frames"]]
-    expect(not any(n and "patch_" in n for n in names),
-           f"the shim's trampoline in a stack: {names}")
+    failures = []
+    # Up to ATTEMPTS recordings: on a loaded machine the fault bursts can be
+    # charged to preemption, and then the page-faults cause has no stacks to
+    # show. A trampoline frame in a stack fails at once: no noise makes one.
+    for attempt in range(ATTEMPTS):
+        data = W.join(f"patched-{attempt}.data")
+        run(["taskset", "-c", pin_cpu(), ITERPROF, "record", "-q", "--no-env", "-o", data,
+             "-f", "do_iteration", "--", program("stackpaths-nofp"), "--no-markers", "1",
+             "-n", str(N), "--faults-at", at_list(FAULTS_AT), "--pages", str(PAGES)],
+            timeout=TIMEOUT, check=0)
+        doc = report_json(data, ("--iterations",))
+        found = regions(doc, "do_iteration")
+        expect(len(found) == 1, f"regions do_iteration: {len(found)}")
+        s = found[0]["stacks"]
+        expect(s is not None, "-f iterations have no stacks")
+        if s.get("error"):
+            raise Skip(f"stacks unavailable: {s['error']}")
+        tops = [t for c in s["causes"] if c["cause"] == "page-faults" for t in c["top"]]
+        good = [t for t in tops if subsequence(t["frames"], path) is not None
+                and t["frames"][0].get("line") == line]
+        names = [fname(f) for t in tops for f in t["frames"]]
+        expect(not any(n and "patch_" in n for n in names),
+               f"the shim's trampoline in a stack: {names}")
+        if good and not any(t.get("broken") for t in good):
+            if failures:
+                print(f"  passed at attempt {attempt + 1}")
+            return
+        failures.append(f"  attempt {attempt + 1} ({data}): causes "
+                        f"{[c['cause'] for c in s['causes']]}:\n    "
+                        + "\n    ".join(describe_stack(t) for t in tops))
+        print(failures[-1])
+    raise AssertionError("no page-faults stack through the patched do_iteration to main:\n"
+                         + "\n".join(failures))
 
 
 # ------------------------------------------------------------------------
@@ -790,17 +802,25 @@ def test_python_frames_are_named_or_unknown():
     env = {"PYTHONPATH": os.path.join(SOURCE, "python"), "PYTHONDONTWRITEBYTECODE": "1"}
     bare = run([python, path, W.join("maps-bare")], env=env, timeout=TIMEOUT, check=0)
     maps = W.join("maps-recorded")
-    rec = Recording("python", [python, path, maps], mode="all", env=env)
-    expect(rec.process.stdout == bare.stdout, f"python stdout differs under the shim: "
-           f"{rec.process.stdout!r} != {bare.stdout!r}")
-    s = rec.stacks()
-    check_shape(rec, s)
-    expect(s["samples"]["fault"] > 0 and s["iterations_with_samples"] > 0,
-           f"{rec.name}: no fault samples: {s['samples']}, {s['iterations_with_samples']} "
-           f"iterations with samples")
-    faults = [c for c in s["causes"] if c["kind"] == "fault"]
-    expect(faults, f"{rec.name}: no fault-kind cause (the 32 MB iterations fault 8192 "
-           f"times each):\n" + "\n".join(describe_cause(c) for c in s["causes"]))
+    failures = []
+    # Up to ATTEMPTS recordings: on a loaded machine the 32 MB iterations'
+    # excess can be charged to preemption, leaving no fault-kind cause.
+    for attempt in range(ATTEMPTS):
+        rec = Recording("python", [python, path, maps], mode="all", env=env)
+        expect(rec.process.stdout == bare.stdout, f"python stdout differs under the shim: "
+               f"{rec.process.stdout!r} != {bare.stdout!r}")
+        s = rec.stacks()
+        check_shape(rec, s)
+        expect(s["samples"]["fault"] > 0 and s["iterations_with_samples"] > 0,
+               f"{rec.name}: no fault samples: {s['samples']}, "
+               f"{s['iterations_with_samples']} iterations with samples")
+        faults = [c for c in s["causes"] if c["kind"] == "fault"]
+        if faults:
+            break
+        failures.append(f"{rec.name}: no fault-kind cause (the 32 MB iterations fault 8192 "
+                        f"times each):\n" + "\n".join(describe_cause(c) for c in s["causes"]))
+        print(failures[-1])
+    expect(faults, "\n".join(failures))
     with open(maps) as f:
         bases = module_bases(f.read())
     objects = {}  # module name -> (ElfFunctions, load bias)
