@@ -13,10 +13,10 @@ import re
 import signal
 import subprocess
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import ITERPROF, Workdir, expect, main, program, record, run  # noqa: E402
+from harness import (ITERPROF, Workdir, attempts, expect, main, program, record,  # noqa: E402
+                     run)
 
 W = Workdir()
 CPU = str(max(os.sched_getaffinity(0)))
@@ -62,7 +62,7 @@ def diff_json(base, current, *options, check=0):
 
 
 def test_regression_and_improvement():
-    attempts(check_regression)
+    attempts(check_regression, 6)
 
 
 def check_regression(attempt):
@@ -122,7 +122,7 @@ def check_regression(attempt):
 
 
 def test_same_work_is_not_a_change():
-    attempts(check_same)
+    attempts(check_same, 6)
 
 
 def check_same(attempt):
@@ -137,7 +137,7 @@ def check_same(attempt):
 
 
 def test_competing_processes_are_environment():
-    attempts(check_competing)
+    attempts(check_competing, 6)
 
 
 def check_competing(attempt):
@@ -165,26 +165,8 @@ def check_competing(attempt):
     diff(base, busy, "--fail-on", "regression", check=0)
 
 
-def attempts(check, n=6):
-    """Run CHECK(suffix) on new recordings until it passes, at most N times:
-    these VMs change speed by up to 2x for stretches (spin()), on-CPU time
-    alike, and without a PMU nothing in a trace tells it from a change of the
-    work; a verdict is asserted on a pair recorded at one speed. Every
-    failed attempt is printed, so a test that only passes on the last one
-    shows it."""
-    for i in range(n):
-        try:
-            check("" if i == 0 else f"-{i + 1}")
-            return
-        except AssertionError as e:
-            if i == n - 1:
-                raise
-            print(f"  attempt {i + 1} failed, recording again: {e}")
-            time.sleep(2)
-
-
 def test_warm_up_of_ten_times_the_work_is_warmup():
-    attempts(check_warmup)
+    attempts(check_warmup, 6)
 
 
 def check_warmup(attempt):

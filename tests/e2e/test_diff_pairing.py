@@ -18,10 +18,10 @@ import json
 import os
 import shutil
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import ITERPROF, Workdir, expect, main, program, record, run  # noqa: E402
+from harness import (ITERPROF, Workdir, attempts, expect, main, program, record,  # noqa: E402
+                     run)
 
 W = Workdir()
 CPU = str(max(os.sched_getaffinity(0)))
@@ -71,24 +71,8 @@ def by_command(doc):
     return pairs
 
 
-def attempts(check, n=4):
-    """CHECK(suffix) on new recordings until it passes, at most N times:
-    a stretch of these VMs running at half speed (test_diff.py, spin()) can
-    make the same work look changed by more than the threshold. Each failed
-    attempt is printed."""
-    for i in range(n):
-        try:
-            check("" if i == 0 else f"-{i + 1}")
-            return
-        except AssertionError as e:
-            if i == n - 1:
-                raise
-            print(f"  attempt {i + 1} failed, recording again: {e}")
-            time.sleep(2)
-
-
 def test_pairs_by_command():
-    attempts(check_by_command)
+    attempts(check_by_command, 4)
 
 
 def check_by_command(attempt):
@@ -116,7 +100,7 @@ def check_by_command(attempt):
 
 
 def test_pairs_by_occurrence():
-    attempts(check_by_occurrence)
+    attempts(check_by_occurrence, 4)
 
 
 def check_by_occurrence(attempt):
@@ -146,7 +130,7 @@ def check_by_occurrence(attempt):
 
 
 def test_pairs_by_name_alone():
-    attempts(check_by_name)
+    attempts(check_by_name, 4)
 
 
 def check_by_name(attempt):
