@@ -424,10 +424,29 @@ def test_numba_retype_jit_cause():
     attempts(fresh_numba(True), primary_jit([1, RETYPE_AT]))
 
 
+def luajit_names_jit(r):
+    """jit is the primary cause of iteration 1 (where LuaJIT commits its
+    first traces) and the phase holding it names jit. That phase is the
+    warm-up, except where the analyzer finds no steady state at all: these
+    VMs run the same 40 us iteration at levels 3.5 % apart for stretches
+    (seen: 39.6, 40.9 and 42.3 us in one run, in 3 recordings in a row), and
+    then every phase is 'changing' (issue 5's classification, tested apart);
+    the jit attribution must hold all the same."""
+    problem = primary_jit([1])(r)
+    if problem is not None:
+        return problem
+    if r.region["classification"] != "no-steady-state":
+        return warmup_names_jit(r)
+    first = r.region["phases"][0]
+    if "jit" not in first["causes"]:
+        return f"no steady state, and its first phase {first} does not name jit"
+    return None
+
+
 def test_luajit_jit_cause():
     def make(k):
         return luajit_run() if k == 0 else JitRun("luajit", luajit_cmd(), N_LUAJIT)
-    attempts(make, warmup_names_jit)
+    attempts(make, luajit_names_jit)
 
 
 def test_node_jit_cause():
