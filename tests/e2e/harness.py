@@ -80,6 +80,21 @@ def report_json(path, options=()):
     return json.loads(p.stdout)
 
 
+def cause_stacks(path):
+    """The stacks the JSON report shows by cause: (a list of each top
+    stack's frames, None), or (None, why) when the recording says call
+    stacks are unavailable."""
+    stacks = []
+    for r in report_json(path)["regions"]:
+        s = r["stacks"]
+        expect(s is not None, f"{path}: region {r['name']}: stacks null")
+        if s.get("error"):
+            return None, s["error"]
+        for c in s["causes"]:
+            stacks += [top["frames"] for top in c["top"]]
+    return stacks, None
+
+
 def regions(doc, name=None):
     """The regions of a report document, optionally only those named NAME."""
     return [r for r in doc["regions"] if name is None or r["name"] == name]

@@ -37,7 +37,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import noise  # noqa: E402
-from harness import ITERPROF, SOURCE_DIR, Workdir, expect, main, run  # noqa: E402
+from harness import ITERPROF, SOURCE_DIR, Workdir, attempts, expect, main, run  # noqa: E402
 
 W = Workdir()
 SOURCE = SOURCE_DIR or os.path.dirname(os.path.dirname(os.path.dirname(
@@ -82,16 +82,9 @@ def verdict_of(text, region):
     return verdict, evidence[0], summary[0] if summary else ""
 
 
-def attempts(name, check):
-    for i in range(ATTEMPTS):
-        try:
-            check(W.join(f"{name}-{i + 1}"))
-            return
-        except AssertionError as e:
-            if i == ATTEMPTS - 1:
-                raise
-            print(f"  attempt {i + 1} failed, running it again: {e}")
-            time.sleep(2)
+def run_attempts(name, check):
+    """CHECK(DIR) in W/NAME-1, W/NAME-2, ... until it passes (harness.attempts)."""
+    attempts(lambda suffix: check(W.join(name + (suffix or "-1"))), ATTEMPTS)
 
 
 def skip(why):
@@ -112,7 +105,7 @@ def test_rust_diff_demo():
     with noise.Exclusive("env-tests", timeout=600) as lock:
         if lock.waited >= 1:
             print(f"  waited {lock.waited:.0f} s for the environment tests")
-        attempts("diff-demo", check_diff_demo)
+        run_attempts("diff-demo", check_diff_demo)
 
 
 def check_diff_demo(out):
@@ -150,7 +143,7 @@ def test_numba_run():
         skip("no numba for /usr/bin/python3 (scripts/deps-jit installs python3-numba): "
              + (p.stderr.strip().splitlines() or ["?"])[-1])
         return
-    attempts("numba", check_numba_run)
+    run_attempts("numba", check_numba_run)
 
 
 def causes_of(text):

@@ -26,7 +26,6 @@ test_rebuilt_with_debug_file uses it (that test skips without it); this test
 covers the same lookup with a file made for it, on every machine where the
 tests run as root.
 """
-import json
 import os
 import secrets
 import shutil
@@ -34,7 +33,8 @@ import sys
 import textwrap
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import ITERPROF, SOURCE_DIR, Workdir, expect, main, run  # noqa: E402
+from harness import (ITERPROF, SOURCE_DIR, Workdir, cause_stacks, expect, main,  # noqa: E402
+                     run)
 
 W = Workdir()
 SOURCE = SOURCE_DIR or os.path.dirname(os.path.dirname(os.path.dirname(
@@ -93,18 +93,12 @@ def touch_line():
 
 
 def program_frames(data, module):
-    """Every frame of the program's module in the JSON report's stacks."""
-    doc = json.loads(run([ITERPROF, "report", "--format", "json", data], check=0).stdout)
-    frames = []
-    for r in doc["regions"]:
-        s = r["stacks"]
-        expect(s is not None, f"region {r['name']}: stacks null")
-        if s.get("error"):
-            return None, s["error"]
-        for c in s["causes"]:
-            for top in c["top"]:
-                frames.append(top["frames"])
-    return [f for stack in frames for f in stack if f.get("module") == module], frames
+    """Every frame of the program's module in the JSON report's stacks, and
+    the stacks; (None, why) when stacks are unavailable."""
+    stacks, error = cause_stacks(data)
+    if stacks is None:
+        return None, error
+    return [f for stack in stacks for f in stack if f.get("module") == module], stacks
 
 
 def test_separate_debug_file_gives_names_and_lines():

@@ -25,7 +25,6 @@ And some frames are named (main, or libc's functions under it, at least); for Lu
 `[unknown]` in the text and the folded stacks, and as function and module
 null in JSON.
 """
-import json
 import os
 import re
 import shutil
@@ -33,7 +32,8 @@ import sys
 import textwrap
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import ITERPROF, SOURCE_DIR, Workdir, expect, main, run  # noqa: E402
+from harness import (ITERPROF, SOURCE_DIR, Workdir, cause_stacks, expect, main,  # noqa: E402
+                     run)
 
 W = Workdir()
 SOURCE = SOURCE_DIR or os.path.dirname(os.path.dirname(os.path.dirname(
@@ -107,19 +107,6 @@ def record(name, cmd, env=None):
              "--stacks=all", "--stack-cpu-us", "100", "--", *cmd], env=env, timeout=180,
             check=0)
     return data, p
-
-
-def json_frames(data):
-    doc = json.loads(run([ITERPROF, "report", "--format", "json", data], check=0).stdout)
-    stacks = []
-    for r in doc["regions"]:
-        s = r["stacks"]
-        expect(s is not None, f"{data}: region {r['name']}: stacks null")
-        if s.get("error"):
-            return None, s["error"]
-        for c in s["causes"]:
-            stacks += [top["frames"] for top in c["top"]]
-    return stacks, None
 
 
 def check_json(name, stacks):
@@ -198,7 +185,7 @@ def flame_frames(name, data):
 
 
 def check_all(name, data):
-    stacks, error = json_frames(data)
+    stacks, error = cause_stacks(data)
     if stacks is None:
         print(f"skip: {name}: stacks unavailable: {error}")
         return None
